@@ -1,0 +1,25 @@
+//! Wire types of the Feishu (Lark) Drive media API, shared by the server and the client.
+//!
+//! Nothing here does I/O: each type parses on one side and encodes on the other, so the
+//! server and the SDK cannot drift apart.
+//!
+//! # Layout
+//!
+//! - [`code`]: Feishu's error codes, each with its HTTP status and message.
+//! - [`envelope`]: the JSON success and error envelopes.
+//! - [`token`]: the kinds of access token, told apart by their prefix.
+//! - [`scope`]: the scopes each endpoint accepts.
+//! - [`range`]: the `Range` header, parsed once into a typed value and resolved
+//!   against a length (RFC 9110 §14).
+//! - [`disposition`]: `Content-Disposition` written by the server and read by clients.
+//! - [`extra`]: the bitable `extra` query parameter.
+
+pub mod code;
+pub mod disposition;
+pub mod envelope;
+pub mod extra;
+pub mod range;
+pub mod scope;
+pub mod token;
+
+pub use code::ErrorCode;

@@ -1,0 +1,66 @@
+//! Access tokens, told apart by their prefix as Feishu's gateway does.
+
+/// What a bearer token claims to be, from its form alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `t-…`: a tenant access token (an app acting inside one tenant).
+    Tenant,
+    /// `u-…`, or the newer `eyJ…` form: a user access token.
+    User,
+    /// `a-…`: an app access token; the media API does not accept it.
+    App,
+}
+
+impl TokenKind {
+    /// The kind of a token, or `None` for a token of no known form (99991671).
+    pub fn of(token: &str) -> Option<Self> {
+        if token.starts_with("t-") {
+            Some(Self::Tenant)
+        } else if token.starts_with("u-") || token.starts_with("eyJ") {
+            Some(Self::User)
+        } else if token.starts_with("a-") {
+            Some(Self::App)
+        } else {
+            None
+        }
+    }
+}
+
+/// The token of an `Authorization` value: `Bearer <token>`, the scheme matched without
+/// regard to case (RFC 9110 §11.1). `None` when the value is not of that form.
+pub fn bearer(value: &[u8]) -> Option<&str> {
+    let value = std::str::from_utf8(value).ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_prefix() {
+        assert_eq!(TokenKind::of("t-abc"), Some(TokenKind::Tenant));
+        assert_eq!(TokenKind::of("u-abc"), Some(TokenKind::User));
+        assert_eq!(TokenKind::of("eyJhbGciOi"), Some(TokenKind::User));
+        assert_eq!(TokenKind::of("a-abc"), Some(TokenKind::App));
+        assert_eq!(TokenKind::of("abc"), None);
+        assert_eq!(TokenKind::of(""), None);
+    }
+
+    #[test]
+    fn bearer_values() {
+        assert_eq!(bearer(b"Bearer t-1"), Some("t-1"));
+        assert_eq!(bearer(b"bearer   t-1 "), Some("t-1"));
+        assert_eq!(bearer(b"Bearer"), None);
+        assert_eq!(bearer(b"Bearer "), None);
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"t-1"), None);
+        assert_eq!(bearer(b"Bearer a b"), None);
+        assert_eq!(bearer(&[0xff, 0xfe]), None);
+    }
+}
