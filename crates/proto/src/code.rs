@@ -99,9 +99,9 @@ impl ErrorCode {
             Internal => 500,
             NotFound | Deleted => 404,
             Forbidden => 403,
-            ParamsError | FileNameInvalid | UploadIdExpired | FileTooLarge
-            | ParentNodeNotExist | UploadUserMismatch | ChecksumInvalid | SizeMismatch
-            | BlockMissing | BlockNumOutOfBounds => 400,
+            ParamsError | FileNameInvalid | UploadIdExpired | FileTooLarge | ParentNodeNotExist
+            | UploadUserMismatch | ChecksumInvalid | SizeMismatch | BlockMissing
+            | BlockNumOutOfBounds => 400,
             // Feishu answers 1061045 on a 400 in the wild; clients key on the code.
             CanRetry => 400,
             InvalidParam | AppSecretInvalid => 200,

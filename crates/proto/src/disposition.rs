@@ -46,13 +46,17 @@ pub fn attachment(file_name: &str) -> Vec<u8> {
 /// then `filename=` read as raw UTF-8, lossily as a last resort.
 pub fn file_name(value: &[u8]) -> Option<String> {
     let params = parameters(value);
-    let star = params.iter().find(|(k, _)| k.eq_ignore_ascii_case(b"filename*"));
+    let star = params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(b"filename*"));
     if let Some((_, v)) = star
         && let Some(name) = decode_ext_value(v)
     {
         return Some(name);
     }
-    let plain = params.iter().find(|(k, _)| k.eq_ignore_ascii_case(b"filename"))?;
+    let plain = params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(b"filename"))?;
     Some(String::from_utf8_lossy(&plain.1).into_owned())
 }
 
@@ -66,13 +70,19 @@ fn decode_ext_value(v: &[u8]) -> Option<String> {
     if !charset.eq_ignore_ascii_case("utf-8") {
         return None;
     }
-    percent_decode_str(encoded).decode_utf8().ok().map(|s| s.into_owned())
+    percent_decode_str(encoded)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
 
 /// `; key=value` pairs after the disposition type, with quoted strings unescaped.
 fn parameters(value: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
-    let mut i = value.iter().position(|&b| b == b';').map_or(value.len(), |p| p + 1);
+    let mut i = value
+        .iter()
+        .position(|&b| b == b';')
+        .map_or(value.len(), |p| p + 1);
     while i < value.len() {
         while i < value.len() && matches!(value[i], b' ' | b'\t' | b';') {
             i += 1;
@@ -116,8 +126,14 @@ fn parameters(value: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !matches!(c, b' ' | b'\t')).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !matches!(c, b' ' | b'\t')).map_or(start, |p| p + 1);
+    let start = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t'))
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t'))
+        .map_or(start, |p| p + 1);
     &b[start..end]
 }
 
@@ -140,14 +156,25 @@ mod tests {
 
     #[test]
     fn reads_what_it_writes() {
-        for name in ["架构图.png", "a\"b\\c", "semi;colon.txt", "x y", "", "a\u{7}b", "'quote'"] {
+        for name in [
+            "架构图.png",
+            "a\"b\\c",
+            "semi;colon.txt",
+            "x y",
+            "",
+            "a\u{7}b",
+            "'quote'",
+        ] {
             assert_eq!(file_name(&attachment(name)).as_deref(), Some(name));
         }
     }
 
     #[test]
     fn reads_other_servers() {
-        assert_eq!(file_name(b"attachment; filename=plain.txt").as_deref(), Some("plain.txt"));
+        assert_eq!(
+            file_name(b"attachment; filename=plain.txt").as_deref(),
+            Some("plain.txt")
+        );
         assert_eq!(
             file_name("attachment; filename=\"架构图.png\"".as_bytes()).as_deref(),
             Some("架构图.png")
@@ -160,7 +187,10 @@ mod tests {
             file_name(b"attachment; filename*=ISO-8859-1''%E9.txt; filename=\"e.txt\"").as_deref(),
             Some("e.txt")
         );
-        assert_eq!(file_name(b"attachment; filename=\"\xff.txt\"").as_deref(), Some("\u{fffd}.txt"));
+        assert_eq!(
+            file_name(b"attachment; filename=\"\xff.txt\"").as_deref(),
+            Some("\u{fffd}.txt")
+        );
         assert_eq!(file_name(b"attachment"), None);
         assert_eq!(file_name(b"inline; foo=bar"), None);
     }

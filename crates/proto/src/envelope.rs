@@ -36,12 +36,18 @@ pub struct PermissionViolation {
 impl PermissionViolation {
     /// A scope that would have been accepted.
     pub fn scope(scope: &str) -> Self {
-        Self { kind: "action_scope_required".into(), subject: scope.into() }
+        Self {
+            kind: "action_scope_required".into(),
+            subject: scope.into(),
+        }
     }
 
     /// A document the caller may not see or change ([ours]: Feishu leaves the shape unsaid).
     pub fn document(document_token: &str) -> Self {
-        Self { kind: "document_permission_required".into(), subject: document_token.into() }
+        Self {
+            kind: "document_permission_required".into(),
+            subject: document_token.into(),
+        }
     }
 }
 
@@ -55,7 +61,11 @@ pub struct SuccessEnvelope<T> {
 
 impl<T> SuccessEnvelope<T> {
     pub fn new(data: T) -> Self {
-        Self { code: 0, msg: "success".into(), data }
+        Self {
+            code: 0,
+            msg: "success".into(),
+            data,
+        }
     }
 }
 
@@ -93,7 +103,10 @@ mod tests {
         let env = ErrorEnvelope {
             code: 1061003,
             msg: "not found.".into(),
-            error: Some(ErrorDetail { log_id: "x".into(), ..Default::default() }),
+            error: Some(ErrorDetail {
+                log_id: "x".into(),
+                ..Default::default()
+            }),
         };
         assert_eq!(
             serde_json::to_string(&env).unwrap(),

@@ -102,7 +102,10 @@ mod tests {
 
     #[test]
     fn older_forms_name_the_whole_table() {
-        for v in [r#"{"bitablePerm":{"tableId":"tblA","rev":5}}"#, r#"{"bitablePerm":{"tableId":"tblA"}}"#] {
+        for v in [
+            r#"{"bitablePerm":{"tableId":"tblA","rev":5}}"#,
+            r#"{"bitablePerm":{"tableId":"tblA"}}"#,
+        ] {
             let e = Extra::parse(v).unwrap();
             assert!(e.names("tblA", "f", "r", "anything"));
             assert!(!e.names("tblB", "f", "r", "anything"));
@@ -117,7 +120,16 @@ mod tests {
 
     #[test]
     fn malformed() {
-        for v in ["", "{", "null", "[]", r#"{"bitablePerm":{}}"#, r#"{"tableId":"tblA"}"#, "%zz", r#"{"bitablePerm":{"tableId":5}}"#] {
+        for v in [
+            "",
+            "{",
+            "null",
+            "[]",
+            r#"{"bitablePerm":{}}"#,
+            r#"{"tableId":"tblA"}"#,
+            "%zz",
+            r#"{"bitablePerm":{"tableId":5}}"#,
+        ] {
             assert!(Extra::parse(v).is_err(), "{v}");
         }
     }

@@ -113,7 +113,9 @@ fn digits(s: &str) -> Result<u64, RangeParseError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(RangeParseError);
     }
-    Ok(s.bytes().fold(0u64, |n, b| n.saturating_mul(10).saturating_add(u64::from(b - b'0'))))
+    Ok(s.bytes().fold(0u64, |n, b| {
+        n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    }))
 }
 
 impl RangeSpec {
@@ -124,13 +126,18 @@ impl RangeSpec {
         }
         let last = size - 1;
         match self {
-            RangeSpec::FromTo(first, end) if first <= last => {
-                Some(ByteRange { start: first, end: end.min(last) })
-            }
-            RangeSpec::From(first) if first <= last => Some(ByteRange { start: first, end: last }),
-            RangeSpec::Suffix(n) if n > 0 => {
-                Some(ByteRange { start: size.saturating_sub(n), end: last })
-            }
+            RangeSpec::FromTo(first, end) if first <= last => Some(ByteRange {
+                start: first,
+                end: end.min(last),
+            }),
+            RangeSpec::From(first) if first <= last => Some(ByteRange {
+                start: first,
+                end: last,
+            }),
+            RangeSpec::Suffix(n) if n > 0 => Some(ByteRange {
+                start: size.saturating_sub(n),
+                end: last,
+            }),
             _ => None,
         }
     }
@@ -170,7 +177,9 @@ pub fn resolve_specs(specs: &[RangeSpec], size: u64) -> RangeDecision {
     if ranges.is_empty() {
         return RangeDecision::Unsatisfiable;
     }
-    let asked: u64 = ranges.iter().fold(0u64, |sum, r| sum.saturating_add(r.len()));
+    let asked: u64 = ranges
+        .iter()
+        .fold(0u64, |sum, r| sum.saturating_add(r.len()));
     if ranges.len() > 1 && asked > size {
         return RangeDecision::Full;
     }
@@ -183,7 +192,11 @@ pub fn resolve_specs(specs: &[RangeSpec], size: u64) -> RangeDecision {
             _ => merged.push(r),
         }
     }
-    if merged.len() == 1 { RangeDecision::Single(merged[0]) } else { RangeDecision::Multi(merged) }
+    if merged.len() == 1 {
+        RangeDecision::Single(merged[0])
+    } else {
+        RangeDecision::Multi(merged)
+    }
 }
 
 #[cfg(test)]
@@ -197,12 +210,19 @@ mod tests {
 
     #[test]
     fn parses_specs() {
-        assert_eq!(parse(b"bytes=0-1024"), Ok(Some(vec![RangeSpec::FromTo(0, 1024)])));
+        assert_eq!(
+            parse(b"bytes=0-1024"),
+            Ok(Some(vec![RangeSpec::FromTo(0, 1024)]))
+        );
         assert_eq!(parse(b"Bytes=5-"), Ok(Some(vec![RangeSpec::From(5)])));
         assert_eq!(parse(b"bytes=-7"), Ok(Some(vec![RangeSpec::Suffix(7)])));
         assert_eq!(
             parse(b"bytes=0-1, 4-5 ,,-3"),
-            Ok(Some(vec![RangeSpec::FromTo(0, 1), RangeSpec::FromTo(4, 5), RangeSpec::Suffix(3)]))
+            Ok(Some(vec![
+                RangeSpec::FromTo(0, 1),
+                RangeSpec::FromTo(4, 5),
+                RangeSpec::Suffix(3)
+            ]))
         );
         assert_eq!(parse(b"items=0-1"), Ok(None));
         assert_eq!(parse(b"none"), Ok(None));
@@ -219,7 +239,12 @@ mod tests {
             b"bytes=,",
             b"bytes=\xff-1",
         ] {
-            assert_eq!(parse(bad), Err(RangeParseError), "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse(bad),
+                Err(RangeParseError),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -246,17 +271,35 @@ mod tests {
         assert_eq!(d("bytes=10-", 10), RangeDecision::Unsatisfiable);
         assert_eq!(d("bytes=0-0", 0), RangeDecision::Unsatisfiable);
         assert_eq!(d("bytes=-1", 0), RangeDecision::Unsatisfiable);
-        assert_eq!(d("bytes=0-1,3-4", 10), RangeDecision::Multi(vec![r(0, 1), r(3, 4)]));
-        assert_eq!(d("bytes=3-4,0-1", 10), RangeDecision::Multi(vec![r(0, 1), r(3, 4)]));
+        assert_eq!(
+            d("bytes=0-1,3-4", 10),
+            RangeDecision::Multi(vec![r(0, 1), r(3, 4)])
+        );
+        assert_eq!(
+            d("bytes=3-4,0-1", 10),
+            RangeDecision::Multi(vec![r(0, 1), r(3, 4)])
+        );
         assert_eq!(d("bytes=0-2,2-4", 10), RangeDecision::Single(r(0, 4)));
         assert_eq!(d("bytes=0-1,2-3", 10), RangeDecision::Single(r(0, 3)));
         assert_eq!(d("bytes=0-1,20-30", 10), RangeDecision::Single(r(0, 1)));
         assert_eq!(d("bytes=0-,0-", 10), RangeDecision::Full);
         assert_eq!(d("bytes=x", 10), RangeDecision::Unsatisfiable);
         assert_eq!(resolve(None, 10), RangeDecision::Full);
-        let many = format!("bytes={}", (0..17).map(|i| format!("{i}-{i}")).collect::<Vec<_>>().join(","));
+        let many = format!(
+            "bytes={}",
+            (0..17)
+                .map(|i| format!("{i}-{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
         assert_eq!(d(&many, 100), RangeDecision::Full);
-        let sixteen = format!("bytes={}", (0..16).map(|i| format!("{}-{}", i * 2, i * 2)).collect::<Vec<_>>().join(","));
+        let sixteen = format!(
+            "bytes={}",
+            (0..16)
+                .map(|i| format!("{}-{}", i * 2, i * 2))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
         assert!(matches!(d(&sixteen, 100), RangeDecision::Multi(v) if v.len() == 16));
     }
 

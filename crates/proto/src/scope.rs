@@ -14,8 +14,13 @@ pub const DOWNLOAD: &[&str] = &[
 ];
 
 /// `upload_all` and the chunked upload calls.
-pub const UPLOAD: &[&str] =
-    &["bitable:app", "docs:doc", "docs:document.media:upload", "drive:drive", "sheets:spreadsheet"];
+pub const UPLOAD: &[&str] = &[
+    "bitable:app",
+    "docs:doc",
+    "docs:document.media:upload",
+    "drive:drive",
+    "sheets:spreadsheet",
+];
 
 /// Whether `held` contains any of `accepted`.
 pub fn grants<S: AsRef<str>>(held: &[S], accepted: &[&str]) -> bool {

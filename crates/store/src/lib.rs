@@ -1,1 +1,33 @@
-//! stub
+//! Storage for feishu-media: small traits, semantic errors, and the backends.
+//!
+//! # Layout
+//!
+//! - [`model`]: what is stored (apps, users, access tokens, documents, media).
+//! - [`meta`]: the [`MetaStore`] trait (metadata) and the [`Batch`] it writes atomically.
+//! - [`blob`]: the [`BlobStore`] trait (content-addressed bytes, read by range as a stream).
+//! - [`memory`]: both traits in memory (`--memory`, tests).
+//! - [`sqlite`] + [`fs`]: the embedded default, SQLite metadata and blob files written
+//!   atomically (temp file, fsync, rename).
+//! - [`conformance`]: the one suite every backend must pass; each backend's tests call it.
+
+pub mod blob;
+pub mod conformance;
+pub mod error;
+pub mod fs;
+pub mod memory;
+pub mod meta;
+pub mod model;
+pub mod sqlite;
+
+pub use blob::{BlobInfo, BlobStore, ByteStream};
+pub use error::{StoreError, StoreResult};
+pub use meta::{Batch, MetaStore};
+pub use model::*;
+
+/// Milliseconds since the Unix epoch: the one clock unit of the store.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,222 @@
+//! The one suite every backend passes. A new backend is done when its tests call these
+//! functions and they pass.
+
+use crate::blob::BlobStore;
+use crate::meta::{Batch, MetaStore};
+use crate::model::*;
+use futures_util::TryStreamExt;
+
+fn app(id: &str) -> App {
+    App {
+        app_id: id.into(),
+        app_secret: format!("{id}-secret"),
+        tenant_key: "acme".into(),
+        scopes: vec!["drive:drive:readonly".into()],
+        rate_limit: Some(RateLimit::default()),
+    }
+}
+
+fn token(hash: &str, kind: StoredTokenKind, issued: i64, expires: i64) -> AccessToken {
+    AccessToken {
+        hash: hash.into(),
+        kind,
+        app_id: "cli_a".into(),
+        tenant_key: "acme".into(),
+        user_id: (kind == StoredTokenKind::User).then(|| "ou_a".into()),
+        scopes: (kind == StoredTokenKind::User).then(|| vec!["docs:doc:readonly".into()]),
+        issued_at_ms: issued,
+        expires_at_ms: expires,
+    }
+}
+
+fn document() -> Document {
+    Document {
+        token: "bascnX".into(),
+        doc_type: DocType::Bitable,
+        tenant_key: "acme".into(),
+        owner: Some(Principal::User("ou_a".into())),
+        advanced_permission: true,
+        members: vec![
+            Member {
+                principal: Principal::App("cli_a".into()),
+                role: Role::View,
+            },
+            Member {
+                principal: Principal::App("cli_a".into()),
+                role: Role::Edit,
+            },
+        ],
+    }
+}
+
+fn media(token: &str, sha256: &str) -> Media {
+    Media {
+        file_token: token.into(),
+        document: "bascnX".into(),
+        parent_type: "bitable_file".into(),
+        parent_node: None,
+        file_name: "架构图 \"v2\".png".into(),
+        mime_type: "image/png".into(),
+        size: 5,
+        sha256: sha256.into(),
+        bitable: Some(BitableLocation {
+            table_id: "tbl".into(),
+            field_id: "fld".into(),
+            record_id: "rec".into(),
+        }),
+        deleted: false,
+        created_at_ms: 1_700_000_000_000,
+        modified_at_ms: 1_700_000_000_123,
+    }
+}
+
+/// Every metadata rule: round trips, replacement, atomic batches, token lookups.
+pub async fn meta_suite(store: &dyn MetaStore) {
+    store.ping().await.expect("ping");
+    assert_eq!(store.app("cli_a").await.unwrap(), None);
+    assert_eq!(store.media("nope").await.unwrap(), None);
+
+    let users = vec![User {
+        user_id: "ou_a".into(),
+        tenant_key: "acme".into(),
+        name: Some("A".into()),
+    }];
+    let mut unlimited = app("cli_b");
+    unlimited.rate_limit = None;
+    let batch = Batch {
+        apps: vec![app("cli_a"), unlimited.clone()],
+        users: users.clone(),
+        tokens: vec![
+            token("h1", StoredTokenKind::Tenant, 100, 200),
+            token("h2", StoredTokenKind::Tenant, 300, 400),
+            token("h3", StoredTokenKind::User, 500, 600),
+        ],
+        documents: vec![document()],
+        media: vec![media("boxA", &"a".repeat(64))],
+    };
+    store.apply(&batch).await.expect("apply");
+
+    assert_eq!(store.app("cli_a").await.unwrap(), Some(app("cli_a")));
+    assert_eq!(
+        store.app("cli_b").await.unwrap(),
+        Some(unlimited),
+        "no limits stays no limits"
+    );
+    assert_eq!(store.user("ou_a").await.unwrap(), Some(users[0].clone()));
+    assert_eq!(
+        store.token("h3").await.unwrap(),
+        Some(token("h3", StoredTokenKind::User, 500, 600))
+    );
+    assert_eq!(store.document("bascnX").await.unwrap(), Some(document()));
+    assert_eq!(
+        store.media("boxA").await.unwrap(),
+        Some(media("boxA", &"a".repeat(64)))
+    );
+
+    let latest = store
+        .latest_token("cli_a", StoredTokenKind::Tenant)
+        .await
+        .unwrap();
+    assert_eq!(latest.map(|t| t.hash), Some("h2".into()));
+    assert_eq!(
+        store
+            .latest_token("cli_a", StoredTokenKind::App)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Replacing an object replaces it whole (members included).
+    let mut doc = document();
+    doc.members.clear();
+    doc.advanced_permission = false;
+    let mut m = media("boxA", &"b".repeat(64));
+    m.deleted = true;
+    m.size = u64::from(u32::MAX) * 4;
+    store
+        .apply(&Batch {
+            documents: vec![doc.clone()],
+            media: vec![m.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.document("bascnX").await.unwrap(), Some(doc));
+    assert_eq!(
+        store.media("boxA").await.unwrap(),
+        Some(m),
+        "sizes over 4 GiB survive"
+    );
+
+    // Expired issued tokens are purged; user tokens stay, expired or not.
+    assert_eq!(store.purge_expired_tokens(350).await.unwrap(), 1);
+    assert_eq!(store.token("h1").await.unwrap(), None);
+    assert!(store.token("h2").await.unwrap().is_some());
+    assert_eq!(store.purge_expired_tokens(10_000).await.unwrap(), 1);
+    assert!(store.token("h3").await.unwrap().is_some());
+}
+
+/// Every blob rule: content addressing, ranges, dedup, missing blobs, bad keys.
+pub async fn blob_suite(store: &dyn BlobStore) {
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let info = store.put(&mut &data[..]).await.expect("put");
+    assert_eq!(info.size, data.len() as u64);
+    assert_eq!(info.sha256, {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&data))
+    });
+    assert_eq!(
+        store.size(&info.sha256).await.unwrap(),
+        Some(data.len() as u64)
+    );
+
+    let read = |start: u64, end: u64| {
+        let key = info.sha256.clone();
+        async move {
+            let chunks: Vec<bytes::Bytes> = store
+                .get(&key, start, end)
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            chunks.concat()
+        }
+    };
+    assert_eq!(read(0, data.len() as u64).await, data);
+    assert_eq!(read(1000, 1010).await, data[1000..1010]);
+    assert_eq!(read(299_999, 300_000).await, data[299_999..]);
+    assert_eq!(read(5, 5).await, Vec::<u8>::new());
+
+    // The same bytes again: same key, still readable.
+    let again = store.put(&mut &data[..]).await.unwrap();
+    assert_eq!(again, info);
+    assert_eq!(read(0, 3).await, data[..3]);
+
+    // Empty blobs exist too.
+    let empty = store.put(&mut &b""[..]).await.unwrap();
+    assert_eq!(empty.size, 0);
+    assert_eq!(store.size(&empty.sha256).await.unwrap(), Some(0));
+
+    // Missing and malformed keys are errors or absences, never panics or path escapes.
+    for key in [
+        "0".repeat(64),
+        "../etc/passwd".into(),
+        String::new(),
+        "A".repeat(64),
+    ] {
+        assert!(
+            matches!(
+                store.get(&key, 0, 1).await,
+                Err(crate::StoreError::BlobMissing(_))
+            ),
+            "{key}"
+        );
+        assert_eq!(store.size(&key).await.unwrap(), None);
+        store.delete(&key).await.unwrap();
+    }
+
+    store.delete(&info.sha256).await.unwrap();
+    assert_eq!(store.size(&info.sha256).await.unwrap(), None);
+    assert!(store.get(&info.sha256, 0, 1).await.is_err());
+}

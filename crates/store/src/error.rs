@@ -1,0 +1,32 @@
+//! The store's one error type: what went wrong, in terms a caller can act on.
+
+/// A storage failure. Callers map every variant to 500/1061001 except where noted; the
+/// details go to the log, never to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A blob that metadata points at is not there (lost or never written).
+    #[error("blob {0} is missing")]
+    BlobMissing(String),
+    /// Stored data that cannot be read back (bad JSON in a column, an unknown enum value).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The backend itself failed (disk, database).
+    #[error("storage backend: {0}")]
+    Backend(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,55 @@
+//! The metadata trait.
+
+use crate::error::StoreResult;
+use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, User};
+use async_trait::async_trait;
+
+/// Objects to write together: all of them or none (a manifest is applied as one batch).
+/// An object whose key exists is replaced.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub apps: Vec<App>,
+    pub users: Vec<User>,
+    pub tokens: Vec<AccessToken>,
+    pub documents: Vec<Document>,
+    pub media: Vec<Media>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.apps.is_empty()
+            && self.users.is_empty()
+            && self.tokens.is_empty()
+            && self.documents.is_empty()
+            && self.media.is_empty()
+    }
+}
+
+/// Metadata: small, keyed reads on the hot path, atomic batched writes.
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// Writes every object of the batch in one transaction.
+    async fn apply(&self, batch: &Batch) -> StoreResult<()>;
+
+    async fn app(&self, app_id: &str) -> StoreResult<Option<App>>;
+    async fn user(&self, user_id: &str) -> StoreResult<Option<User>>;
+    /// A token by the hash of its text.
+    async fn token(&self, hash: &str) -> StoreResult<Option<AccessToken>>;
+    /// The most recently issued token of `kind` for `app_id` (used to hand out the same
+    /// tenant token again while it has time left).
+    async fn latest_token(
+        &self,
+        app_id: &str,
+        kind: StoredTokenKind,
+    ) -> StoreResult<Option<AccessToken>>;
+    async fn document(&self, token: &str) -> StoreResult<Option<Document>>;
+    async fn media(&self, file_token: &str) -> StoreResult<Option<Media>>;
+
+    /// Drops issued (tenant and app) tokens that expired before `before_ms`; returns how
+    /// many. User tokens stay: they come from manifests, and an expired one must keep
+    /// answering "token expire" rather than "invalid".
+    async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64>;
+
+    /// Answers when the backend can serve (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,238 @@
+//! What the store keeps. Plain data; the rules that tie it together live in the server.
+
+use serde::{Deserialize, Serialize};
+
+/// A Feishu app: credentials, the tenant it is installed in, and the scopes it was granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    pub app_id: String,
+    pub app_secret: String,
+    pub tenant_key: String,
+    /// Free strings as on Feishu; only those an endpoint accepts grant anything.
+    pub scopes: Vec<String>,
+    /// `None`: no limits at all for this app (load tests).
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Requests allowed per (app, tenant, endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub per_day: u32,
+}
+
+impl Default for RateLimit {
+    /// Feishu's documented limit for the media API: 5 QPS, 10 000 a day.
+    fn default() -> Self {
+        Self {
+            per_second: 5,
+            per_day: 10_000,
+        }
+    }
+}
+
+/// A person in a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub user_id: String,
+    pub tenant_key: String,
+    pub name: Option<String>,
+}
+
+/// The kinds of token the store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredTokenKind {
+    Tenant,
+    App,
+    User,
+}
+
+impl StoredTokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::App => "app",
+            Self::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "tenant" => Some(Self::Tenant),
+            "app" => Some(Self::App),
+            "user" => Some(Self::User),
+            _ => None,
+        }
+    }
+}
+
+/// An access token, kept only as a hash: a leaked database hands out no credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessToken {
+    /// SHA-256 of the token text, hex.
+    pub hash: String,
+    pub kind: StoredTokenKind,
+    pub app_id: String,
+    pub tenant_key: String,
+    /// Set for user tokens.
+    pub user_id: Option<String>,
+    /// A user token's own grants; tenant and app tokens use the app's current scopes.
+    pub scopes: Option<Vec<String>>,
+    pub issued_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// The kinds of cloud document that hold media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocType {
+    Docx,
+    Doc,
+    Sheet,
+    Bitable,
+}
+
+impl DocType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Docx => "docx",
+            Self::Doc => "doc",
+            Self::Sheet => "sheet",
+            Self::Bitable => "bitable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "docx" => Some(Self::Docx),
+            "doc" => Some(Self::Doc),
+            "sheet" => Some(Self::Sheet),
+            "bitable" => Some(Self::Bitable),
+            _ => None,
+        }
+    }
+}
+
+/// A role on a document; each includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    View,
+    Edit,
+    Manage,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "view" => Some(Self::View),
+            "edit" => Some(Self::Edit),
+            "manage" => Some(Self::Manage),
+            _ => None,
+        }
+    }
+}
+
+/// Who holds a role: an app (tenant token) or a user (user token).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Principal {
+    App(String),
+    User(String),
+}
+
+impl Principal {
+    /// `app:<app_id>` or `user:<user_id>`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.split_once(':') {
+            Some(("app", id)) if !id.is_empty() => Some(Self::App(id.into())),
+            Some(("user", id)) if !id.is_empty() => Some(Self::User(id.into())),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::App(id) => write!(f, "app:{id}"),
+            Self::User(id) => write!(f, "user:{id}"),
+        }
+    }
+}
+
+impl From<Principal> for String {
+    fn from(p: Principal) -> String {
+        p.to_string()
+    }
+}
+
+impl TryFrom<String> for Principal {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Principal::parse(&s).ok_or_else(|| format!("not app:<id> or user:<id>: {s:?}"))
+    }
+}
+
+/// A principal's role on a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub principal: Principal,
+    pub role: Role,
+}
+
+/// A cloud document: the unit of permission for the media inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    pub token: String,
+    pub doc_type: DocType,
+    pub tenant_key: String,
+    /// The owner holds `manage`.
+    pub owner: Option<Principal>,
+    /// Bitables only: downloads then need `extra` and `manage`.
+    pub advanced_permission: bool,
+    pub members: Vec<Member>,
+}
+
+impl Document {
+    /// The strongest role `who` holds, if any.
+    pub fn role_of(&self, who: &Principal) -> Option<Role> {
+        let owner = (self.owner.as_ref() == Some(who)).then_some(Role::Manage);
+        let member = self
+            .members
+            .iter()
+            .filter(|m| &m.principal == who)
+            .map(|m| m.role)
+            .max();
+        owner.max(member)
+    }
+}
+
+/// Where a bitable attachment sits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BitableLocation {
+    pub table_id: String,
+    pub field_id: String,
+    pub record_id: String,
+}
+
+/// One media: its metadata, and the key of its bytes in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    pub file_token: String,
+    /// The token of the document that holds it.
+    pub document: String,
+    pub parent_type: String,
+    pub parent_node: Option<String>,
+    pub file_name: String,
+    pub mime_type: String,
+    pub size: u64,
+    /// SHA-256 of the bytes, hex: the blob key, and the source of the ETag.
+    pub sha256: String,
+    pub bitable: Option<BitableLocation>,
+    pub deleted: bool,
+    pub created_at_ms: i64,
+    /// Changes only when the bytes change; the source of `Last-Modified`.
+    pub modified_at_ms: i64,
+}

@@ -1,0 +1,288 @@
+//! Metadata in SQLite (WAL, `synchronous=FULL`): a committed write survives a crash.
+
+use crate::error::{StoreError, StoreResult};
+use crate::meta::{Batch, MetaStore};
+use crate::model::*;
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, SqlSafeStr};
+use std::path::Path;
+use std::time::Duration;
+
+/// The schema, embedded so the binary needs no files beside it.
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        include_str!("migrations/sqlite/0001_init.sql").into_sql_str(),
+        false,
+    )])
+}
+
+pub struct SqliteMeta {
+    pool: SqlitePool,
+}
+
+impl SqliteMeta {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        migrator()
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(Self { pool })
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    Ok(serde_json::to_string(v)?)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
+    Ok(serde_json::from_str(s)?)
+}
+
+fn opt_json<T: serde::de::DeserializeOwned>(s: Option<String>) -> StoreResult<Option<T>> {
+    s.map(|s| from_json(&s)).transpose()
+}
+
+fn app_row(r: &SqliteRow) -> StoreResult<App> {
+    Ok(App {
+        app_id: r.try_get("app_id")?,
+        app_secret: r.try_get("app_secret")?,
+        tenant_key: r.try_get("tenant_key")?,
+        scopes: from_json(&r.try_get::<String, _>("scopes")?)?,
+        rate_limit: opt_json(r.try_get("rate_limit")?)?,
+    })
+}
+
+fn token_row(r: &SqliteRow) -> StoreResult<AccessToken> {
+    let kind: String = r.try_get("kind")?;
+    Ok(AccessToken {
+        hash: r.try_get("hash")?,
+        kind: StoredTokenKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
+        app_id: r.try_get("app_id")?,
+        tenant_key: r.try_get("tenant_key")?,
+        user_id: r.try_get("user_id")?,
+        scopes: opt_json(r.try_get("scopes")?)?,
+        issued_at_ms: r.try_get("issued_at_ms")?,
+        expires_at_ms: r.try_get("expires_at_ms")?,
+    })
+}
+
+fn document_row(r: &SqliteRow) -> StoreResult<Document> {
+    let doc_type: String = r.try_get("doc_type")?;
+    let owner: Option<String> = r.try_get("owner")?;
+    Ok(Document {
+        token: r.try_get("token")?,
+        doc_type: DocType::parse(&doc_type)
+            .ok_or_else(|| StoreError::Corrupt(format!("document type {doc_type:?}")))?,
+        tenant_key: r.try_get("tenant_key")?,
+        owner: owner
+            .map(|o| {
+                Principal::parse(&o).ok_or_else(|| StoreError::Corrupt(format!("owner {o:?}")))
+            })
+            .transpose()?,
+        advanced_permission: r.try_get("advanced_permission")?,
+        members: from_json(&r.try_get::<String, _>("members")?)?,
+    })
+}
+
+fn media_row(r: &SqliteRow) -> StoreResult<Media> {
+    let size: i64 = r.try_get("size")?;
+    Ok(Media {
+        file_token: r.try_get("file_token")?,
+        document: r.try_get("document")?,
+        parent_type: r.try_get("parent_type")?,
+        parent_node: r.try_get("parent_node")?,
+        file_name: r.try_get("file_name")?,
+        mime_type: r.try_get("mime_type")?,
+        size: u64::try_from(size).map_err(|_| StoreError::Corrupt(format!("size {size}")))?,
+        sha256: r.try_get("sha256")?,
+        bitable: opt_json(r.try_get("bitable")?)?,
+        deleted: r.try_get("deleted")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        modified_at_ms: r.try_get("modified_at_ms")?,
+    })
+}
+
+#[async_trait]
+impl MetaStore for SqliteMeta {
+    async fn apply(&self, batch: &Batch) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for a in &batch.apps {
+            sqlx::query(
+                "INSERT OR REPLACE INTO apps (app_id, app_secret, tenant_key, scopes, rate_limit)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&a.app_id)
+            .bind(&a.app_secret)
+            .bind(&a.tenant_key)
+            .bind(json(&a.scopes)?)
+            .bind(a.rate_limit.as_ref().map(json).transpose()?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for u in &batch.users {
+            sqlx::query(
+                "INSERT OR REPLACE INTO users (user_id, tenant_key, name) VALUES (?, ?, ?)",
+            )
+            .bind(&u.user_id)
+            .bind(&u.tenant_key)
+            .bind(&u.name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for k in &batch.tokens {
+            sqlx::query(
+                "INSERT OR REPLACE INTO tokens
+                 (hash, kind, app_id, tenant_key, user_id, scopes, issued_at_ms, expires_at_ms)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&k.hash)
+            .bind(k.kind.as_str())
+            .bind(&k.app_id)
+            .bind(&k.tenant_key)
+            .bind(&k.user_id)
+            .bind(k.scopes.as_ref().map(json).transpose()?)
+            .bind(k.issued_at_ms)
+            .bind(k.expires_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for d in &batch.documents {
+            sqlx::query(
+                "INSERT OR REPLACE INTO documents
+                 (token, doc_type, tenant_key, owner, advanced_permission, members)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&d.token)
+            .bind(d.doc_type.as_str())
+            .bind(&d.tenant_key)
+            .bind(d.owner.as_ref().map(|o| o.to_string()))
+            .bind(d.advanced_permission)
+            .bind(json(&d.members)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for m in &batch.media {
+            let size = i64::try_from(m.size)
+                .map_err(|_| StoreError::Backend(format!("size {} too large", m.size)))?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO media
+                 (file_token, document, parent_type, parent_node, file_name, mime_type, size,
+                  sha256, bitable, deleted, created_at_ms, modified_at_ms)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&m.file_token)
+            .bind(&m.document)
+            .bind(&m.parent_type)
+            .bind(&m.parent_node)
+            .bind(&m.file_name)
+            .bind(&m.mime_type)
+            .bind(size)
+            .bind(&m.sha256)
+            .bind(m.bitable.as_ref().map(json).transpose()?)
+            .bind(m.deleted)
+            .bind(m.created_at_ms)
+            .bind(m.modified_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn app(&self, app_id: &str) -> StoreResult<Option<App>> {
+        let row = sqlx::query("SELECT * FROM apps WHERE app_id = ?")
+            .bind(app_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(app_row).transpose()
+    }
+
+    async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE user_id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(User {
+                user_id: r.try_get("user_id")?,
+                tenant_key: r.try_get("tenant_key")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn token(&self, hash: &str) -> StoreResult<Option<AccessToken>> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_row).transpose()
+    }
+
+    async fn latest_token(
+        &self,
+        app_id: &str,
+        kind: StoredTokenKind,
+    ) -> StoreResult<Option<AccessToken>> {
+        let row = sqlx::query(
+            "SELECT * FROM tokens WHERE app_id = ? AND kind = ?
+             ORDER BY issued_at_ms DESC, hash DESC LIMIT 1",
+        )
+        .bind(app_id)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(token_row).transpose()
+    }
+
+    async fn document(&self, token: &str) -> StoreResult<Option<Document>> {
+        let row = sqlx::query("SELECT * FROM documents WHERE token = ?")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(document_row).transpose()
+    }
+
+    async fn media(&self, file_token: &str) -> StoreResult<Option<Media>> {
+        let row = sqlx::query("SELECT * FROM media WHERE file_token = ?")
+            .bind(file_token)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(media_row).transpose()
+    }
+
+    async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM tokens WHERE expires_at_ms < ? AND kind != 'user'")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
