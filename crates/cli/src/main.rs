@@ -1,1 +1,174 @@
-fn main() {}
+//! The `feishu-media` binary: flags in, library calls out.
+//!
+//! Exit codes: 0 success; 1 a runtime failure (cannot bind, storage unusable);
+//! 2 bad usage (clap's own); 3 a manifest that was refused.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use feishu_media_server::config::Storage;
+use feishu_media_server::seed::SeedError;
+use feishu_media_server::{AppState, ServerConfig, demo, seed};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "feishu-media",
+    version,
+    about = "Feishu (Lark) Drive media API: server and tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the media server.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "FEISHU_MEDIA_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Directory for the embedded store (SQLite metadata, blob files, server secret).
+    #[arg(
+        long,
+        env = "FEISHU_MEDIA_DATA_DIR",
+        default_value = "./feishu-media-data"
+    )]
+    data_dir: PathBuf,
+    /// Keep everything in memory; nothing is written to disk.
+    #[arg(long, env = "FEISHU_MEDIA_MEMORY")]
+    memory: bool,
+    /// A seed manifest to load (idempotently) at start.
+    #[arg(long, env = "FEISHU_MEDIA_SEED")]
+    seed: Option<PathBuf>,
+    /// Base URL of links the server hands out (default: http://<listen address>).
+    #[arg(long, env = "FEISHU_MEDIA_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Load a small demo world and print curl lines that use it.
+    #[arg(long, env = "FEISHU_MEDIA_DEMO")]
+    demo: bool,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "FEISHU_MEDIA_SHUTDOWN_GRACE", default_value_t = 30)]
+    shutdown_grace: u64,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "FEISHU_MEDIA_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("feishu-media: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("feishu-media: {e:#}");
+            if e.downcast_ref::<SeedError>().is_some() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let base = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let config = ServerConfig {
+        storage: if args.memory {
+            Storage::Memory
+        } else {
+            Storage::DataDir(args.data_dir.clone())
+        },
+        public_url: Some(base.clone()),
+        ..ServerConfig::default()
+    };
+    let state = AppState::open(config)
+        .await
+        .context("cannot open storage")?;
+
+    if let Some(path) = &args.seed {
+        let report = seed::load_file(&state, path).await.map_err(|e| {
+            anyhow::Error::new(e).context(format!("manifest {} refused", path.display()))
+        })?;
+        tracing::info!(?report, manifest = %path.display(), "manifest loaded");
+    }
+    if args.demo {
+        let manifest = seed::parse(demo::manifest().to_string().as_bytes())?;
+        seed::apply(&state, &manifest, std::path::Path::new(".")).await?;
+    }
+
+    println!("feishu-media listening on http://{addr}");
+    if args.demo {
+        println!("\n{}", demo::instructions(&base));
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(feishu_media_server::serve(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+    shutdown_signal().await;
+    tracing::info!(
+        grace_secs = args.shutdown_grace,
+        "shutting down: finishing in-flight requests"
+    );
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(Duration::from_secs(args.shutdown_grace), server).await {
+        Ok(joined) => joined.context("server task")?.context("server")?,
+        Err(_) => tracing::warn!("grace period over: cutting the remaining connections"),
+    }
+    Ok(())
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,35 @@
+//! Typed settings with their defaults. The CLI layers flags and environment on top.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where metadata and blobs live.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// Nothing on disk (`--memory`).
+    Memory,
+    /// SQLite + blob files under this directory (the embedded default).
+    DataDir(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub storage: Storage,
+    /// The base of links the server hands out (`--public-url`); `None`: the listen address.
+    pub public_url: Option<String>,
+    /// Lifetime of tenant and app access tokens: Feishu's 2 h.
+    pub token_ttl: Duration,
+    /// A token with less than this left is replaced by a new one when asked for again.
+    pub token_refresh_window: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            storage: Storage::Memory,
+            public_url: None,
+            token_ttl: Duration::from_secs(7200),
+            token_refresh_window: Duration::from_secs(1800),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The endpoint handlers (thin: extract, call, return) and the router that wires them.
+
+mod download;
+mod health;
+mod tokens;
+
+use crate::observe::observe;
+use crate::state::AppState;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+/// The whole API as a router, with the request-observing layer outermost.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/open-apis/auth/v3/tenant_access_token/internal",
+            post(tokens::tenant_access_token),
+        )
+        .route(
+            "/open-apis/auth/v3/app_access_token/internal",
+            post(tokens::app_access_token),
+        )
+        .route(
+            "/open-apis/drive/v1/medias/{file_token}/download",
+            get(download::download),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(observe))
+}
+
+/// Feishu's gateway answers unknown paths and methods with Go's plain-text 404.
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "404 page not found",
+    )
+}
+
+/// The first value of query parameter `name`, decoded (`+` as space, `%XX`, lossy UTF-8).
+fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}

@@ -1,0 +1,520 @@
+//! The seed manifest (`../shared/spec/seed-manifest.md`): parsed, validated as a whole,
+//! then applied as one batch. A manifest that breaks any rule changes nothing, and the
+//! error names the JSON path of the first fault.
+//!
+//! Loading is idempotent: an object whose id exists is replaced by the file's
+//! description, keeping what the file cannot say (a media's dates while its bytes stay
+//! the same, a user token's issue time).
+
+use crate::state::AppState;
+use base64::Engine;
+use feishu_media_proto::token::TokenKind;
+use feishu_media_store::*;
+use serde::{Deserialize, Deserializer};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub apps: Vec<AppSpec>,
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    #[serde(default)]
+    pub user_tokens: Vec<UserTokenSpec>,
+    #[serde(default)]
+    pub documents: Vec<DocumentSpec>,
+    #[serde(default)]
+    pub media: Vec<MediaSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    pub app_id: String,
+    pub app_secret: String,
+    pub tenant_key: String,
+    pub scopes: Vec<String>,
+    /// Absent: Feishu's default; `null`: no limits.
+    #[serde(default, deserialize_with = "present")]
+    pub rate_limit: Option<Option<RateLimit>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub user_id: String,
+    pub tenant_key: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserTokenSpec {
+    pub token: String,
+    pub app_id: String,
+    pub user_id: String,
+    pub scopes: Vec<String>,
+    /// Seconds; zero or negative makes a token that exists but has expired.
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentSpec {
+    pub token: String,
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    pub tenant_key: String,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub members: Vec<MemberSpec>,
+    #[serde(default)]
+    pub advanced_permission: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSpec {
+    pub principal: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSpec {
+    pub file_token: String,
+    pub document: String,
+    pub parent_type: String,
+    #[serde(default)]
+    pub parent_node: Option<String>,
+    pub file_name: String,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub content_text: Option<String>,
+    #[serde(default)]
+    pub content_base64: Option<String>,
+    #[serde(default)]
+    pub bitable: Option<BitableLocation>,
+    #[serde(default)]
+    pub deleted: Option<bool>,
+}
+
+/// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A manifest refused: the JSON path of the first fault and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SeedError {
+    pub path: String,
+    pub message: String,
+}
+
+impl SeedError {
+    fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a load wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub apps: usize,
+    pub users: usize,
+    pub user_tokens: usize,
+    pub documents: usize,
+    pub media: usize,
+}
+
+/// Parses manifest JSON; errors name the JSON path (`documents[2].members[0].role`).
+pub fn parse(bytes: &[u8]) -> Result<Manifest, SeedError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_owned() } else { path };
+        SeedError::at(path, e.into_inner().to_string())
+    })
+}
+
+/// Reads, validates and applies the manifest file at `path`. Media `path`s are taken
+/// relative to the manifest's own folder.
+pub async fn load_file(state: &AppState, path: &Path) -> Result<SeedReport, SeedError> {
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| SeedError::at("$", format!("cannot read {}: {e}", path.display())))?;
+    let manifest = parse(&bytes)?;
+    let base = path.parent().map(Path::to_owned).unwrap_or_default();
+    apply(state, &manifest, &base).await
+}
+
+/// Where a media's bytes come from, once checked.
+enum Source {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// The parent types of media inside documents, and the document type each belongs to.
+fn parent_doc_type(parent_type: &str) -> Option<DocType> {
+    match parent_type {
+        "docx_image" | "docx_file" => Some(DocType::Docx),
+        "doc_image" | "doc_file" => Some(DocType::Doc),
+        "sheet_image" | "sheet_file" => Some(DocType::Sheet),
+        "bitable_image" | "bitable_file" => Some(DocType::Bitable),
+        _ => None,
+    }
+}
+
+/// The MIME type of a file name, `application/octet-stream` when unknown.
+pub fn guess_mime(file_name: &str) -> String {
+    mime_guess::from_path(file_name)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_owned()
+}
+
+fn non_empty(path: String, value: &str) -> Result<(), SeedError> {
+    if value.is_empty() {
+        Err(SeedError::at(path, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn unique<'a>(
+    seen: &mut HashSet<&'a str>,
+    path: String,
+    id: &'a str,
+    what: &str,
+) -> Result<(), SeedError> {
+    if seen.insert(id) {
+        Ok(())
+    } else {
+        Err(SeedError::at(path, format!("duplicate {what} {id:?}")))
+    }
+}
+
+/// Validates everything, then writes blobs, then all metadata in one batch.
+pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedReport, SeedError> {
+    let internal = |e: StoreError| SeedError::at("$", format!("storage: {e}"));
+    let now = now_ms();
+
+    // Apps and users: what the rest may refer to, from this file or already stored.
+    let mut apps: HashMap<&str, &AppSpec> = HashMap::new();
+    for (i, a) in m.apps.iter().enumerate() {
+        let p = |k: &str| format!("apps[{i}].{k}");
+        non_empty(p("app_id"), &a.app_id)?;
+        non_empty(p("app_secret"), &a.app_secret)?;
+        non_empty(p("tenant_key"), &a.tenant_key)?;
+        if let Some(Some(l)) = a.rate_limit
+            && (l.per_second == 0 || l.per_day == 0)
+        {
+            return Err(SeedError::at(
+                p("rate_limit"),
+                "limits must be at least 1 (null switches them off)",
+            ));
+        }
+        if apps.insert(&a.app_id, a).is_some() {
+            return Err(SeedError::at(
+                p("app_id"),
+                format!("duplicate app {:?}", a.app_id),
+            ));
+        }
+    }
+    let mut users: HashMap<&str, &UserSpec> = HashMap::new();
+    for (i, u) in m.users.iter().enumerate() {
+        non_empty(format!("users[{i}].user_id"), &u.user_id)?;
+        non_empty(format!("users[{i}].tenant_key"), &u.tenant_key)?;
+        if users.insert(&u.user_id, u).is_some() {
+            return Err(SeedError::at(
+                format!("users[{i}].user_id"),
+                format!("duplicate user {:?}", u.user_id),
+            ));
+        }
+    }
+    let app_tenant = async |id: &str| -> Result<Option<String>, SeedError> {
+        match apps.get(id) {
+            Some(a) => Ok(Some(a.tenant_key.clone())),
+            None => Ok(state
+                .meta
+                .app(id)
+                .await
+                .map_err(internal)?
+                .map(|a| a.tenant_key)),
+        }
+    };
+    let user_tenant = async |id: &str| -> Result<Option<String>, SeedError> {
+        match users.get(id) {
+            Some(u) => Ok(Some(u.tenant_key.clone())),
+            None => Ok(state
+                .meta
+                .user(id)
+                .await
+                .map_err(internal)?
+                .map(|u| u.tenant_key)),
+        }
+    };
+    let principal = async |path: String, s: &str| -> Result<Principal, SeedError> {
+        let p = Principal::parse(s).ok_or_else(|| {
+            SeedError::at(
+                path.clone(),
+                format!("{s:?} is not app:<app_id> or user:<user_id>"),
+            )
+        })?;
+        let known = match &p {
+            Principal::App(id) => app_tenant(id).await?.is_some(),
+            Principal::User(id) => user_tenant(id).await?.is_some(),
+        };
+        if !known {
+            return Err(SeedError::at(path, format!("no app or user {s:?}")));
+        }
+        Ok(p)
+    };
+
+    let mut batch = Batch::default();
+    let mut seen = HashSet::new();
+    for (i, t) in m.user_tokens.iter().enumerate() {
+        let p = |k: &str| format!("user_tokens[{i}].{k}");
+        unique(&mut seen, p("token"), &t.token, "token")?;
+        if TokenKind::of(&t.token) != Some(TokenKind::User) {
+            return Err(SeedError::at(
+                p("token"),
+                "a user token starts with u- (or is of the eyJ… form)",
+            ));
+        }
+        if app_tenant(&t.app_id).await?.is_none() {
+            return Err(SeedError::at(p("app_id"), format!("no app {:?}", t.app_id)));
+        }
+        let tenant_key = user_tenant(&t.user_id)
+            .await?
+            .ok_or_else(|| SeedError::at(p("user_id"), format!("no user {:?}", t.user_id)))?;
+        let hash = crate::auth::token_hash(&t.token);
+        let issued_at_ms = match state.meta.token(&hash).await.map_err(internal)? {
+            Some(old) if old.app_id == t.app_id && old.user_id.as_deref() == Some(&t.user_id) => {
+                old.issued_at_ms
+            }
+            _ => now,
+        };
+        let expires_in = t.expires_in.unwrap_or(7200);
+        batch.tokens.push(AccessToken {
+            hash,
+            kind: StoredTokenKind::User,
+            app_id: t.app_id.clone(),
+            tenant_key,
+            user_id: Some(t.user_id.clone()),
+            scopes: Some(t.scopes.clone()),
+            issued_at_ms,
+            expires_at_ms: issued_at_ms.saturating_add(expires_in.saturating_mul(1000)),
+        });
+    }
+
+    let mut doc_types: HashMap<&str, DocType> = HashMap::new();
+    for (i, d) in m.documents.iter().enumerate() {
+        let p = |k: &str| format!("documents[{i}].{k}");
+        non_empty(p("token"), &d.token)?;
+        non_empty(p("tenant_key"), &d.tenant_key)?;
+        let doc_type = DocType::parse(&d.doc_type).ok_or_else(|| {
+            SeedError::at(
+                p("type"),
+                format!("{:?} is not one of docx, doc, sheet, bitable", d.doc_type),
+            )
+        })?;
+        if doc_types.insert(&d.token, doc_type).is_some() {
+            return Err(SeedError::at(
+                p("token"),
+                format!("duplicate document {:?}", d.token),
+            ));
+        }
+        let advanced_permission = d.advanced_permission.unwrap_or(false);
+        if advanced_permission && doc_type != DocType::Bitable {
+            return Err(SeedError::at(
+                p("advanced_permission"),
+                "only bitables have advanced permissions",
+            ));
+        }
+        let owner = match &d.owner {
+            Some(o) => Some(principal(p("owner"), o).await?),
+            None => None,
+        };
+        let mut members = Vec::with_capacity(d.members.len());
+        for (j, mb) in d.members.iter().enumerate() {
+            let mp = |k: &str| format!("documents[{i}].members[{j}].{k}");
+            let principal = principal(mp("principal"), &mb.principal).await?;
+            let role = Role::parse(&mb.role).ok_or_else(|| {
+                SeedError::at(
+                    mp("role"),
+                    format!("{:?} is not one of view, edit, manage", mb.role),
+                )
+            })?;
+            members.push(Member { principal, role });
+        }
+        batch.documents.push(Document {
+            token: d.token.clone(),
+            doc_type,
+            tenant_key: d.tenant_key.clone(),
+            owner,
+            advanced_permission,
+            members,
+        });
+    }
+
+    let mut seen = HashSet::new();
+    let mut sources = Vec::with_capacity(m.media.len());
+    for (i, md) in m.media.iter().enumerate() {
+        let p = |k: &str| format!("media[{i}].{k}");
+        non_empty(p("file_token"), &md.file_token)?;
+        unique(&mut seen, p("file_token"), &md.file_token, "media")?;
+        let doc_type = match doc_types.get(md.document.as_str()) {
+            Some(t) => *t,
+            None => state
+                .meta
+                .document(&md.document)
+                .await
+                .map_err(internal)?
+                .map(|d| d.doc_type)
+                .ok_or_else(|| {
+                    SeedError::at(p("document"), format!("no document {:?}", md.document))
+                })?,
+        };
+        let parent = parent_doc_type(&md.parent_type).ok_or_else(|| {
+            SeedError::at(
+                p("parent_type"),
+                format!(
+                    "{:?} is not a parent type of media in a document",
+                    md.parent_type
+                ),
+            )
+        })?;
+        if parent != doc_type {
+            return Err(SeedError::at(
+                p("parent_type"),
+                format!(
+                    "{} belongs in a {}, but {} is a {}",
+                    md.parent_type,
+                    parent.as_str(),
+                    md.document,
+                    doc_type.as_str()
+                ),
+            ));
+        }
+        match (&md.bitable, doc_type) {
+            (None, DocType::Bitable) => {
+                return Err(SeedError::at(
+                    p("bitable"),
+                    "required for media in a bitable",
+                ));
+            }
+            (Some(_), t) if t != DocType::Bitable => {
+                return Err(SeedError::at(
+                    p("bitable"),
+                    "only media in a bitable have a table location",
+                ));
+            }
+            _ => {}
+        }
+        let source = match (&md.path, &md.content_text, &md.content_base64) {
+            (Some(path), None, None) => {
+                let full = base.join(path);
+                if !tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_file()) {
+                    return Err(SeedError::at(
+                        p("path"),
+                        format!("no file {}", full.display()),
+                    ));
+                }
+                Source::File(full)
+            }
+            (None, Some(text), None) => Source::Bytes(text.clone().into_bytes()),
+            (None, None, Some(b64)) => Source::Bytes(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|e| SeedError::at(p("content_base64"), format!("not base64: {e}")))?,
+            ),
+            _ => {
+                return Err(SeedError::at(
+                    format!("media[{i}]"),
+                    "give exactly one of path, content_text, content_base64",
+                ));
+            }
+        };
+        sources.push(source);
+    }
+
+    // Everything is valid: write the bytes, then all metadata at once.
+    for (md, source) in m.media.iter().zip(sources) {
+        let info = match source {
+            Source::File(path) => {
+                let mut f = tokio::fs::File::open(&path).await.map_err(|e| {
+                    SeedError::at("$", format!("cannot read {}: {e}", path.display()))
+                })?;
+                state.blobs.put(&mut f).await
+            }
+            Source::Bytes(bytes) => state.blobs.put(&mut &bytes[..]).await,
+        }
+        .map_err(internal)?;
+        let old = state.meta.media(&md.file_token).await.map_err(internal)?;
+        let created_at_ms = old.as_ref().map_or(now, |o| o.created_at_ms);
+        let modified_at_ms = match &old {
+            Some(o) if o.sha256 == info.sha256 => o.modified_at_ms,
+            _ => now,
+        };
+        batch.media.push(Media {
+            file_token: md.file_token.clone(),
+            document: md.document.clone(),
+            parent_type: md.parent_type.clone(),
+            parent_node: md.parent_node.clone(),
+            file_name: md.file_name.clone(),
+            mime_type: md
+                .mime_type
+                .clone()
+                .unwrap_or_else(|| guess_mime(&md.file_name)),
+            size: info.size,
+            sha256: info.sha256,
+            bitable: md.bitable.clone(),
+            deleted: md.deleted.unwrap_or(false),
+            created_at_ms,
+            modified_at_ms,
+        });
+    }
+    batch.apps = m
+        .apps
+        .iter()
+        .map(|a| App {
+            app_id: a.app_id.clone(),
+            app_secret: a.app_secret.clone(),
+            tenant_key: a.tenant_key.clone(),
+            scopes: a.scopes.clone(),
+            rate_limit: a.rate_limit.unwrap_or(Some(RateLimit::default())),
+        })
+        .collect();
+    batch.users = m
+        .users
+        .iter()
+        .map(|u| User {
+            user_id: u.user_id.clone(),
+            tenant_key: u.tenant_key.clone(),
+            name: u.name.clone(),
+        })
+        .collect();
+    state.meta.apply(&batch).await.map_err(internal)?;
+    Ok(SeedReport {
+        apps: batch.apps.len(),
+        users: batch.users.len(),
+        user_tokens: batch.tokens.len(),
+        documents: batch.documents.len(),
+        media: batch.media.len(),
+    })
+}

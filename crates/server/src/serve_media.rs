@@ -1,0 +1,195 @@
+//! The answer to a permitted download: conditional requests (304), `If-Range`, Range
+//! (206, multipart, 416), HEAD, and the body streamed from the blob store.
+//! Temporary download links will serve through this too.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use feishu_media_proto::disposition;
+use feishu_media_proto::range::{self, ByteRange, RangeDecision};
+use feishu_media_store::{ByteStream, Media};
+use futures_util::StreamExt;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The validators of one media's current bytes.
+struct Validators {
+    /// Strong: the first 128 bits of the SHA-256, so it changes exactly when the bytes do.
+    etag: String,
+    last_modified_secs: u64,
+    last_modified: String,
+}
+
+impl Validators {
+    fn of(media: &Media) -> Self {
+        let last_modified_secs = u64::try_from(media.modified_at_ms / 1000).unwrap_or(0);
+        Self {
+            etag: format!("\"{}\"", media.sha256.get(..32).unwrap_or(&media.sha256)),
+            last_modified_secs,
+            last_modified: httpdate::fmt_http_date(
+                UNIX_EPOCH + Duration::from_secs(last_modified_secs),
+            ),
+        }
+    }
+
+    /// `If-None-Match` (weak comparison, RFC 9110 §13.1.2), else `If-Modified-Since`.
+    fn not_modified(&self, headers: &HeaderMap) -> bool {
+        let mut inm = headers.get_all(header::IF_NONE_MATCH).iter().peekable();
+        if inm.peek().is_some() {
+            let ours = self.etag.trim_start_matches("W/");
+            return inm
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|tag| {
+                    let tag = tag.trim();
+                    tag == "*" || tag.trim_start_matches("W/") == ours
+                });
+        }
+        headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| http_date_secs(v.as_bytes()))
+            .is_some_and(|since| self.last_modified_secs <= since)
+    }
+
+    /// `If-Range` (RFC 9110 §13.1.5): a strong ETag equal to ours, or our exact date.
+    fn if_range_holds(&self, value: &HeaderValue) -> bool {
+        let Ok(v) = value.to_str() else { return false };
+        let v = v.trim();
+        if v.starts_with("W/") {
+            false
+        } else if v.starts_with('"') {
+            v == self.etag
+        } else {
+            http_date_secs(v.as_bytes()) == Some(self.last_modified_secs)
+        }
+    }
+}
+
+fn http_date_secs(v: &[u8]) -> Option<u64> {
+    let t = httpdate::parse_http_date(std::str::from_utf8(v).ok()?).ok()?;
+    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
+}
+
+/// What to send for this request, with `Range`, `If-Range` and HEAD taken into account.
+fn decide(media: &Media, v: &Validators, method: &Method, headers: &HeaderMap) -> RangeDecision {
+    // HEAD ignores Range: it answers the headers of the whole representation.
+    if method == Method::HEAD {
+        return RangeDecision::Full;
+    }
+    let Some(range) = headers.get(header::RANGE) else {
+        return RangeDecision::Full;
+    };
+    if let Some(if_range) = headers.get(header::IF_RANGE)
+        && !v.if_range_holds(if_range)
+    {
+        return RangeDecision::Full;
+    }
+    range::resolve(Some(range.as_bytes()), media.size)
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).expect("ASCII built by this module")
+}
+
+/// Builds the whole answer for `media`, whose access was already checked.
+pub async fn respond(
+    state: &AppState,
+    media: &Media,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let v = Validators::of(media);
+    if v.not_modified(headers) {
+        return Ok(Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .header(header::ETAG, header_value(&v.etag))
+            .header(header::LAST_MODIFIED, header_value(&v.last_modified))
+            .body(Body::empty())
+            .expect("valid response"));
+    }
+    let decision = decide(media, &v, method, headers);
+    let content_type = HeaderValue::from_str(&media.mime_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let mut builder = Response::builder()
+        .header(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"))
+        .header(header::ETAG, header_value(&v.etag))
+        .header(header::LAST_MODIFIED, header_value(&v.last_modified))
+        .header(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_bytes(&disposition::attachment(&media.file_name))
+                .unwrap_or(HeaderValue::from_static("attachment")),
+        );
+    let head = method == Method::HEAD;
+    let (status, length, body) = match decision {
+        RangeDecision::Unsatisfiable => return Err(ApiError::range_not_satisfiable(media.size)),
+        RangeDecision::Full => {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+            let body = if head {
+                None
+            } else {
+                Some(state.blobs.get(&media.sha256, 0, media.size).await?)
+            };
+            (StatusCode::OK, media.size, body)
+        }
+        RangeDecision::Single(r) => {
+            builder = builder.header(header::CONTENT_TYPE, content_type).header(
+                header::CONTENT_RANGE,
+                header_value(&r.content_range(media.size)),
+            );
+            let body = state.blobs.get(&media.sha256, r.start, r.end + 1).await?;
+            (StatusCode::PARTIAL_CONTENT, r.len(), Some(body))
+        }
+        RangeDecision::Multi(ranges) => {
+            let boundary = hex::encode(rand::random::<[u8; 12]>());
+            builder = builder.header(
+                header::CONTENT_TYPE,
+                header_value(&format!("multipart/byteranges; boundary={boundary}")),
+            );
+            let (length, body) = multipart(state, media, &content_type, &boundary, &ranges).await?;
+            (StatusCode::PARTIAL_CONTENT, length, Some(body))
+        }
+    };
+    builder = builder
+        .status(status)
+        .header(header::CONTENT_LENGTH, length);
+    let body = body.map_or_else(Body::empty, Body::from_stream);
+    Ok(builder.body(body).expect("valid response"))
+}
+
+/// A `multipart/byteranges` body (RFC 9110 §14.6) and its exact length. Every part's
+/// stream is opened before the answer starts, so a missing blob is a clean 500.
+async fn multipart(
+    state: &AppState,
+    media: &Media,
+    content_type: &HeaderValue,
+    boundary: &str,
+    ranges: &[ByteRange],
+) -> Result<(u64, ByteStream), ApiError> {
+    let content_type = String::from_utf8_lossy(content_type.as_bytes()).into_owned();
+    let mut length = 0u64;
+    let mut pieces: Vec<ByteStream> = Vec::with_capacity(ranges.len() * 2 + 1);
+    for r in ranges {
+        let head = format!(
+            "\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
+            r.content_range(media.size)
+        );
+        length += head.len() as u64 + r.len();
+        pieces.push(once(head));
+        pieces.push(state.blobs.get(&media.sha256, r.start, r.end + 1).await?);
+    }
+    let tail = format!("\r\n--{boundary}--\r\n");
+    length += tail.len() as u64;
+    pieces.push(once(tail));
+    Ok((
+        length,
+        Box::pin(futures_util::stream::iter(pieces).flatten()),
+    ))
+}
+
+fn once(s: String) -> ByteStream {
+    Box::pin(futures_util::stream::once(
+        async move { Ok(Bytes::from(s)) },
+    ))
+}

@@ -1,0 +1,73 @@
+//! What every handler shares, and how it is opened from a config.
+
+use crate::config::{ServerConfig, Storage};
+use feishu_media_store::fs::FsBlobs;
+use feishu_media_store::memory::{MemoryBlobs, MemoryMeta};
+use feishu_media_store::sqlite::SqliteMeta;
+use feishu_media_store::{BlobStore, MetaStore, StoreError};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Cheap to clone: everything is behind `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    pub meta: Arc<dyn MetaStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    /// Server secret: derives access tokens (and later signs temporary links).
+    /// Kept in the data dir so tokens stay valid across restarts.
+    pub secret: Arc<[u8; 32]>,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    /// Opens the storage the config names, creating what is missing.
+    pub async fn open(config: ServerConfig) -> Result<Self, StoreError> {
+        let (meta, blobs, secret): (Arc<dyn MetaStore>, Arc<dyn BlobStore>, [u8; 32]) =
+            match &config.storage {
+                Storage::Memory => (
+                    Arc::new(MemoryMeta::new()),
+                    Arc::new(MemoryBlobs::new()),
+                    rand::random(),
+                ),
+                Storage::DataDir(dir) => {
+                    tokio::fs::create_dir_all(dir).await?;
+                    let meta = SqliteMeta::open(&dir.join("meta.sqlite")).await?;
+                    let blobs = FsBlobs::open(dir).await?;
+                    let secret = load_or_create_secret(&dir.join("secret")).await?;
+                    (Arc::new(meta), Arc::new(blobs), secret)
+                }
+            };
+        Ok(Self {
+            meta,
+            blobs,
+            secret: Arc::new(secret),
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// Reads the 32-byte secret (hex) or writes a fresh one, atomically and readable by the
+/// owner only.
+async fn load_or_create_secret(path: &Path) -> Result<[u8; 32], StoreError> {
+    match tokio::fs::read_to_string(path).await {
+        Ok(text) => {
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(text.trim(), &mut out)
+                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+            Ok(out)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret: [u8; 32] = rand::random();
+            let tmp = path.with_extension("tmp");
+            tokio::fs::write(&tmp, hex::encode(secret)).await?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).await?;
+            }
+            tokio::fs::rename(&tmp, path).await?;
+            Ok(secret)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
