@@ -7,8 +7,13 @@ use feishu_media_proto::ErrorCode;
 use feishu_media_proto::envelope::{ErrorDetail, ErrorEnvelope, PermissionViolation};
 
 /// An error answer. Internal causes are logged with the log id and never sent.
+/// Boxed: it travels in every handler's `Result`, and the happy path should stay small.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorParts>);
+
+/// The parts of an [`ApiError`], reachable through `Deref`.
+#[derive(Debug)]
+pub struct ErrorParts {
     pub code: ErrorCode,
     /// Overrides the code's usual status (416 for an unsatisfiable range).
     pub status: Option<StatusCode>,
@@ -21,9 +26,22 @@ pub struct ApiError {
     pub internal: Option<String>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorParts;
+    fn deref(&self) -> &ErrorParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorParts {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self {
+        Self(Box::new(ErrorParts {
             code,
             status: None,
             msg: None,
@@ -31,15 +49,14 @@ impl ApiError {
             violations: Vec::new(),
             headers: Vec::new(),
             internal: None,
-        }
+        }))
     }
 
     /// 500/1061001 for a fault of the server; `cause` goes to the log only.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self {
-            internal: Some(cause.to_string()),
-            ..Self::new(ErrorCode::Internal)
-        }
+        let mut e = Self::new(ErrorCode::Internal);
+        e.internal = Some(cause.to_string());
+        e
     }
 
     /// 400/1061002 with a hint saying which parameter is wrong.
@@ -84,21 +101,23 @@ impl From<feishu_media_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let ApiError(parts) = self;
+        let parts = *parts;
         let log_id = current_log_id();
-        if let Some(cause) = &self.internal {
-            tracing::error!(log_id = %log_id, code = self.code.code(), cause = %cause, "internal error");
+        if let Some(cause) = &parts.internal {
+            tracing::error!(log_id = %log_id, code = parts.code.code(), cause = %cause, "internal error");
         }
-        let status = self.status.unwrap_or_else(|| {
-            StatusCode::from_u16(self.code.http_status())
+        let status = parts.status.unwrap_or_else(|| {
+            StatusCode::from_u16(parts.code.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
         });
         let envelope = ErrorEnvelope {
-            code: self.code.code(),
-            msg: self.msg.unwrap_or_else(|| self.code.message().to_owned()),
+            code: parts.code.code(),
+            msg: parts.msg.unwrap_or_else(|| parts.code.message().to_owned()),
             error: Some(ErrorDetail {
                 log_id,
-                troubleshooter: self.troubleshooter,
-                permission_violations: self.violations,
+                troubleshooter: parts.troubleshooter,
+                permission_violations: parts.violations,
             }),
         };
         let body = serde_json::to_vec(&envelope).expect("envelope serializes");
@@ -108,10 +127,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
-        for (name, value) in self.headers {
+        for (name, value) in parts.headers {
             h.insert(name, value);
         }
-        resp.extensions_mut().insert(FeishuCode(self.code.code()));
+        resp.extensions_mut().insert(FeishuCode(parts.code.code()));
         resp
     }
 }

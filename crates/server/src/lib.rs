@@ -31,16 +31,57 @@ pub use error::ApiError;
 pub use routes::app;
 pub use state::AppState;
 
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::time::Duration;
 
-/// Serves `app(state)` on `listener` until `shutdown` resolves, then lets in-flight
-/// requests finish (the caller bounds how long it waits for them).
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then waits for in-flight
+/// requests to finish (the caller bounds how long it waits for them).
+///
+/// HTTP/1.1 header names go out in Title-Case (`Content-Disposition`, `X-Tt-Logid`), as
+/// Feishu's gateway sends them: the official Python SDK looks response headers up in a
+/// case-sensitive dict, so lower-case names would hide the file name and error bodies
+/// from it. That is why this is hyper's builder and not `axum::serve`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let router = app(state);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.title_case_headers(true)
+        .timer(TokioTimer::new())
+        // A client that opens a connection and sends no complete head is dropped.
+        .header_read_timeout(Duration::from_secs(30));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

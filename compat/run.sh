@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the official Python (lark-oapi) and Node (@larksuiteoapi/node-sdk) SDKs against a
+# real feishu-media binary, changing nothing but their base URL.
+# Usage: compat/run.sh PATH_TO_FEISHU_MEDIA_BINARY
+set -euo pipefail
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+# Installs are kept inside the repo (ignored by git) and redone only when the pins change.
+if [ ! -x python/.venv/bin/python ] || ! cmp -s python/requirements.txt python/.venv/.installed; then
+  rm -rf python/.venv
+  python3 -m venv python/.venv
+  python/.venv/bin/pip install --quiet --disable-pip-version-check -r python/requirements.txt
+  cp python/requirements.txt python/.venv/.installed
+fi
+if [ ! -d node/node_modules/@larksuiteoapi/node-sdk ] || ! cmp -s node/package-lock.json node/node_modules/.installed-lock; then
+  (cd node && npm ci --no-audit --no-fund --loglevel=error)
+  cp node/package-lock.json node/node_modules/.installed-lock
+fi
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The server picks a free port and prints it; the data dir is fresh each run.
+"$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" --seed "$here/world.json" \
+  >"$work/stdout" 2>"$work/stderr" &
+server_pid=$!
+base=
+for _ in $(seq 1 100); do
+  base=$(sed -n 's/^feishu-media listening on \(http:[^ ]*\).*/\1/p' "$work/stdout")
+  [ -n "$base" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/stderr"; echo "server exited" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$base" ] || { cat "$work/stderr"; echo "server did not start" >&2; exit 1; }
+
+status=0
+python/.venv/bin/python python/check.py "$base" "$here/fixtures" || status=1
+node node/check.js "$base" "$here/fixtures" || status=1
+if [ "$status" -ne 0 ]; then
+  echo "--- server log ---"; tail -n 40 "$work/stderr"
+fi
+exit "$status"

@@ -1,0 +1,10 @@
+//! End-to-end tests: a real server on 127.0.0.1:0, real HTTP, an independent client
+//! (reqwest, raw TCP, curl) checking bytes and headers.
+
+mod auth;
+mod download;
+mod ranges;
+mod seed;
+mod storage;
+mod support;
+mod tokens;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The one test command (README and .ci/run call it). It installs what the tests need,
+# then runs every suite: lints, the Rust tests (unit, conformance, end-to-end over real
+# HTTP, curl), and the official Python and Node SDKs against the real binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# --- tools the suites call -------------------------------------------------------------
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+command -v python3 >/dev/null || missing+=(python3 python3-venv)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# --- lints -----------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all --check
+log "cargo clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+# --- Rust suites -----------------------------------------------------------------------
+log "cargo test"
+cargo build --locked --workspace --bins
+cargo test --locked --workspace
+
+# --- the official SDKs, pointed at the real binary --------------------------------------
+log "official SDKs"
+compat/run.sh target/debug/feishu-media
