@@ -1,0 +1,258 @@
+//! The real binary as users run it: flags, exit codes, the demo, shutdown, memory.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_feishu-media");
+
+/// A running `feishu-media serve`, killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("a first line").expect("utf-8");
+        let base = first
+            .strip_prefix("feishu-media listening on ")
+            .expect(&first)
+            .trim()
+            .to_owned();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl").args(args).output().expect("curl")
+}
+
+fn world_with_file(dir: &Path, size: u64) -> std::path::PathBuf {
+    let f = std::fs::File::create(dir.join("big.bin")).unwrap();
+    f.set_len(size).unwrap();
+    let manifest = serde_json::json!({
+        "apps": [{"app_id": "cli_t", "app_secret": "s", "tenant_key": "t", "scopes": ["drive:drive"], "rate_limit": null}],
+        "users": [{"user_id": "ou", "tenant_key": "t"}],
+        "user_tokens": [{"token": "u-t", "app_id": "cli_t", "user_id": "ou", "scopes": ["drive:drive"]}],
+        "documents": [{"token": "dox", "type": "docx", "tenant_key": "t", "owner": "user:ou"}],
+        "media": [{"file_token": "boxBig", "document": "dox", "parent_type": "docx_file",
+                   "file_name": "big.bin", "path": "big.bin"}]
+    });
+    let path = dir.join("manifest.json");
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn a_refused_manifest_exits_3_naming_the_json_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("m.json");
+    std::fs::write(
+        &manifest,
+        r#"{"documents":[{"token":"d","type":"docx","tenant_key":"t","members":[{"principal":"app:cli_x","role":"view"}]}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--memory", "--listen", "127.0.0.1:0", "--seed"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("documents[0].members[0].principal: no app or user \"app:cli_x\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_demo_curl_lines_work_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("curl -sS -H \"Authorization: Bearer $TOKEN\" '");
+        printed.push_str(&line);
+        printed.push('\n');
+        if done {
+            break;
+        }
+    }
+    // Run every command block exactly as printed, in one shell.
+    let script: String = printed
+        .lines()
+        .skip_while(|l| !l.starts_with("# 1."))
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let out = Command::new("bash")
+        .current_dir(dir.path())
+        .args(["-euc", &script])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("HTTP/1.1 206 Partial Content"), "{stdout}");
+    assert!(stdout.contains("Hello from feish"), "{stdout}");
+    assert!(stdout.contains("quarter,revenue"), "{stdout}");
+    let png = std::fs::read(dir.path().join("架构图.png")).expect("saved under the Chinese name");
+    assert!(png.starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_download_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 24 * 1024 * 1024;
+    let manifest = world_with_file(dir.path(), size);
+    let data = dir.path().join("data");
+    let mut server = Server::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--seed",
+        manifest.to_str().unwrap(),
+    ]);
+    let url = format!("{}/open-apis/drive/v1/medias/boxBig/download", server.base);
+    let out = dir.path().join("out.bin");
+    // ~3 s at 8 MB/s: long enough to be in flight when the signal comes.
+    let mut download = Command::new("curl")
+        .args([
+            "-sS",
+            "-f",
+            "--limit-rate",
+            "8M",
+            "-H",
+            "Authorization: Bearer u-t",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&url)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &server.pid().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    // New connections are refused while the old one finishes.
+    let refused = curl(&[
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-H",
+        "Authorization: Bearer u-t",
+        &url,
+    ]);
+    assert!(
+        !refused.status.success(),
+        "a new request was served after SIGTERM"
+    );
+    assert!(
+        download.wait().unwrap().success(),
+        "the in-flight download failed"
+    );
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), size);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "server did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
+
+/// Peak resident memory of a process, from /proc (Linux).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn a_large_media_streams_without_being_held_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let size: u64 = 512 * 1024 * 1024;
+    let manifest = world_with_file(dir.path(), size);
+    let data = dir.path().join("data");
+    let server = Server::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--seed",
+        manifest.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(dir.path().join("big.bin")).unwrap(); // the store has its own copy
+    let url = format!("{}/open-apis/drive/v1/medias/boxBig/download", server.base);
+    let out = curl(&[
+        "-sS",
+        "-f",
+        "-H",
+        "Authorization: Bearer u-t",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download}",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), size.to_string());
+    // Seeding and serving 512 MiB both stream: the peak stays far below the file's size.
+    let peak_mib = peak_rss_kib(server.pid()) / 1024;
+    println!("peak RSS while serving {} MiB: {peak_mib} MiB", size >> 20);
+    assert!(
+        peak_mib < 96,
+        "peak RSS {peak_mib} MiB while serving a 512 MiB media"
+    );
+}
