@@ -1,192 +1,105 @@
-//! Feishu's error codes: code → HTTP status → message, written down once.
+//! Feishu's error codes: code → HTTP status → message, one row each.
 
-/// Every error code the server answers with. The message is Feishu's own text, byte for
-/// byte where it is known (wire contract §1, §3, §4, §6), so clients that match on it work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
+/// Defines [`ErrorCode`] and its lookups from one table, so a code's number, status and
+/// message can never drift apart.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $name:ident = ($code:expr, $status:expr, $msg:expr), )*) => {
+        /// Every error code the server answers with. The message is Feishu's own text, byte
+        /// for byte where it is known (wire contract §1, §3, §4, §6), so clients that match
+        /// on it work.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl ErrorCode {
+            /// The number in the envelope's `code`.
+            pub const fn code(self) -> i64 {
+                match self { $( Self::$name => $code, )* }
+            }
+
+            /// The HTTP status Feishu answers this code with.
+            pub const fn http_status(self) -> u16 {
+                match self { $( Self::$name => $status, )* }
+            }
+
+            /// Feishu's message for this code. The scope errors append the scope list
+            /// (see [`crate::scope::bracketed`]).
+            pub const fn message(self) -> &'static str {
+                match self { $( Self::$name => $msg, )* }
+            }
+        }
+
+        /// Every code, for lookups and exhaustive tests.
+        pub const ALL: &[ErrorCode] = &[ $( ErrorCode::$name, )* ];
+    };
+}
+
+error_codes! {
     /// No `Authorization`, or not `Bearer <token>`.
-    MissingAccessToken,
+    MissingAccessToken = (99991661, 400,
+        "Missing access token for authorization. Please make a request with token attached."),
     /// Unknown or expired tenant token, or an app token where it is not accepted.
-    InvalidTenantToken,
+    /// Feishu's text for 99991663 has no final full stop; 99991668's has one.
+    InvalidTenantToken = (99991663, 400,
+        "Invalid access token for authorization. Please make a request with token attached"),
     /// Unknown user token.
-    InvalidUserToken,
+    InvalidUserToken = (99991668, 400,
+        "Invalid access token for authorization. Please make a request with token attached."),
     /// A user token that has expired.
-    UserTokenExpired,
+    UserTokenExpired = (99991677, 400, "token expire"),
     /// A token of no known form.
-    InvalidTokenForm,
+    InvalidTokenForm = (99991671, 400, "Invalid token: must start with t-/u-"),
     /// The app (tenant token) lacks every accepted scope.
-    AppScopeMissing,
+    AppScopeMissing = (99991672, 400, "Access denied. One of the following scopes is required:"),
     /// The user (user token) granted none of the accepted scopes.
-    UserScopeMissing,
+    UserScopeMissing = (99991679, 400,
+        "Unauthorized. You do not have permission to perform the requested operation on the resource. Please request user re-authorization and try again. required one of these privileges:"),
     /// Over a rate limit.
-    RateLimited,
+    RateLimited = (99991400, 429, "request trigger frequency limit"),
     /// Storage trouble; details only in the log.
-    Internal,
+    Internal = (1061001, 500, "internal error."),
     /// A parameter is missing or malformed.
-    ParamsError,
+    ParamsError = (1061002, 400, "params error."),
     /// No media with that token.
-    NotFound,
+    NotFound = (1061003, 404, "not found."),
     /// The caller may not see (or change) the document.
-    Forbidden,
+    Forbidden = (1061004, 403, "forbidden."),
     /// The media was deleted.
-    Deleted,
+    Deleted = (1061007, 404, "file has been delete."),
     /// Upload: a bad file name.
-    FileNameInvalid,
+    FileNameInvalid = (1061008, 400, "file name invalid."),
     /// Upload: an upload id that is unknown or too old.
-    UploadIdExpired,
+    UploadIdExpired = (1061021, 400, "upload id expire."),
     /// Upload: the file is over the size limit.
-    FileTooLarge,
+    FileTooLarge = (1061043, 400, "file size beyond limit."),
     /// Upload: `parent_node` names no document.
-    ParentNodeNotExist,
-    /// Transient trouble; the client may retry.
-    CanRetry,
+    ParentNodeNotExist = (1061044, 400, "parent node not exist."),
+    /// Transient trouble; the client may retry. Feishu answers it on a 400 in the wild;
+    /// clients key on the code.
+    CanRetry = (1061045, 400, "can retry."),
     /// Upload: another caller's upload id.
-    UploadUserMismatch,
+    UploadUserMismatch = (1062007, 400, "upload user not match."),
     /// Upload: checksum mismatch.
-    ChecksumInvalid,
+    ChecksumInvalid = (1062008, 400, "checksum param invalid."),
     /// Upload: size does not match the bytes received.
-    SizeMismatch,
+    SizeMismatch = (1062009, 400, "file size not match."),
     /// Chunked upload: a block is missing.
-    BlockMissing,
+    BlockMissing = (1062010, 400, "block missing, please upload all blocks."),
     /// Chunked upload: `seq` or `block_num` out of range.
-    BlockNumOutOfBounds,
+    BlockNumOutOfBounds = (1062011, 400, "block num out of bounds."),
     /// Token endpoints: unknown `app_id` or malformed body (answered with HTTP 200).
-    InvalidParam,
+    InvalidParam = (10003, 200, "invalid param"),
     /// Token endpoints: wrong `app_secret` (answered with HTTP 200).
-    AppSecretInvalid,
+    AppSecretInvalid = (10014, 200, "app secret invalid"),
 }
 
 impl ErrorCode {
-    /// The number in the envelope's `code`.
-    pub const fn code(self) -> i64 {
-        use ErrorCode::*;
-        match self {
-            MissingAccessToken => 99991661,
-            InvalidTenantToken => 99991663,
-            InvalidUserToken => 99991668,
-            UserTokenExpired => 99991677,
-            InvalidTokenForm => 99991671,
-            AppScopeMissing => 99991672,
-            UserScopeMissing => 99991679,
-            RateLimited => 99991400,
-            Internal => 1061001,
-            ParamsError => 1061002,
-            NotFound => 1061003,
-            Forbidden => 1061004,
-            Deleted => 1061007,
-            FileNameInvalid => 1061008,
-            UploadIdExpired => 1061021,
-            FileTooLarge => 1061043,
-            ParentNodeNotExist => 1061044,
-            CanRetry => 1061045,
-            UploadUserMismatch => 1062007,
-            ChecksumInvalid => 1062008,
-            SizeMismatch => 1062009,
-            BlockMissing => 1062010,
-            BlockNumOutOfBounds => 1062011,
-            InvalidParam => 10003,
-            AppSecretInvalid => 10014,
-        }
-    }
-
-    /// The HTTP status Feishu answers this code with.
-    pub const fn http_status(self) -> u16 {
-        use ErrorCode::*;
-        match self {
-            MissingAccessToken | InvalidTenantToken | InvalidUserToken | UserTokenExpired
-            | InvalidTokenForm | AppScopeMissing | UserScopeMissing => 400,
-            RateLimited => 429,
-            Internal => 500,
-            NotFound | Deleted => 404,
-            Forbidden => 403,
-            ParamsError | FileNameInvalid | UploadIdExpired | FileTooLarge | ParentNodeNotExist
-            | UploadUserMismatch | ChecksumInvalid | SizeMismatch | BlockMissing
-            | BlockNumOutOfBounds => 400,
-            // Feishu answers 1061045 on a 400 in the wild; clients key on the code.
-            CanRetry => 400,
-            InvalidParam | AppSecretInvalid => 200,
-        }
-    }
-
-    /// Feishu's message for this code. The scope errors append the scope list (see
-    /// [`crate::scope::scope_error_message`]).
-    pub const fn message(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            MissingAccessToken => {
-                "Missing access token for authorization. Please make a request with token attached."
-            }
-            // Feishu's text for 99991663 has no final full stop; 99991668's has one.
-            InvalidTenantToken => {
-                "Invalid access token for authorization. Please make a request with token attached"
-            }
-            InvalidUserToken => {
-                "Invalid access token for authorization. Please make a request with token attached."
-            }
-            UserTokenExpired => "token expire",
-            InvalidTokenForm => "Invalid token: must start with t-/u-",
-            AppScopeMissing => "Access denied. One of the following scopes is required:",
-            UserScopeMissing => {
-                "Unauthorized. You do not have permission to perform the requested operation on the resource. Please request user re-authorization and try again. required one of these privileges:"
-            }
-            RateLimited => "request trigger frequency limit",
-            Internal => "internal error.",
-            ParamsError => "params error.",
-            NotFound => "not found.",
-            Forbidden => "forbidden.",
-            Deleted => "file has been delete.",
-            FileNameInvalid => "file name invalid.",
-            UploadIdExpired => "upload id expire.",
-            FileTooLarge => "file size beyond limit.",
-            ParentNodeNotExist => "parent node not exist.",
-            CanRetry => "can retry.",
-            UploadUserMismatch => "upload user not match.",
-            ChecksumInvalid => "checksum param invalid.",
-            SizeMismatch => "file size not match.",
-            BlockMissing => "block missing, please upload all blocks.",
-            BlockNumOutOfBounds => "block num out of bounds.",
-            InvalidParam => "invalid param",
-            AppSecretInvalid => "app secret invalid",
-        }
-    }
-
     /// The code for a number, for clients that read envelopes.
     pub fn from_code(code: i64) -> Option<Self> {
         ALL.iter().copied().find(|c| c.code() == code)
     }
 }
-
-/// Every code, for lookups and exhaustive tests.
-pub const ALL: &[ErrorCode] = {
-    use ErrorCode::*;
-    &[
-        MissingAccessToken,
-        InvalidTenantToken,
-        InvalidUserToken,
-        UserTokenExpired,
-        InvalidTokenForm,
-        AppScopeMissing,
-        UserScopeMissing,
-        RateLimited,
-        Internal,
-        ParamsError,
-        NotFound,
-        Forbidden,
-        Deleted,
-        FileNameInvalid,
-        UploadIdExpired,
-        FileTooLarge,
-        ParentNodeNotExist,
-        CanRetry,
-        UploadUserMismatch,
-        ChecksumInvalid,
-        SizeMismatch,
-        BlockMissing,
-        BlockNumOutOfBounds,
-        InvalidParam,
-        AppSecretInvalid,
-    ]
-};
 
 #[cfg(test)]
 mod tests {
