@@ -13,6 +13,8 @@
 //!   against a length (RFC 9110 §14).
 //! - [`disposition`]: `Content-Disposition` written by the server and read by clients.
 //! - [`extra`]: the bitable `extra` query parameter.
+//! - [`upload`]: upload limits, file-name rules, Adler-32 checksums and the upload bodies.
+//! - [`tmp_url`]: the temporary download URL bodies.
 
 pub mod code;
 pub mod disposition;
@@ -20,6 +22,8 @@ pub mod envelope;
 pub mod extra;
 pub mod range;
 pub mod scope;
+pub mod tmp_url;
 pub mod token;
+pub mod upload;
 
 pub use code::ErrorCode;

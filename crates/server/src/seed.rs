@@ -484,6 +484,7 @@ pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedRe
             size: info.size,
             sha256: info.sha256,
             bitable: md.bitable.clone(),
+            uploader: None,
             deleted: md.deleted.unwrap_or(false),
             created_at_ms,
             modified_at_ms,

@@ -1,10 +1,14 @@
-//! The blob trait: content-addressed bytes, read back by range as a stream.
+//! The blob trait: content-addressed bytes, read back by range as a stream, written in
+//! two phases (stage, then commit) so a caller can check what it received before
+//! anything becomes visible; and the blocks of chunked uploads.
 
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
+use std::collections::BTreeMap;
 use std::pin::Pin;
+use std::time::Duration;
 use tokio::io::AsyncRead;
 
 /// Bytes on their way out: never the whole blob in memory at once.
@@ -18,12 +22,33 @@ pub struct BlobInfo {
     pub size: u64,
 }
 
+/// Bytes received and hashed but not yet visible. Dropping it discards them.
+#[async_trait]
+pub trait StagedBlob: Send {
+    fn info(&self) -> &BlobInfo;
+    /// Makes the bytes a blob, durably.
+    async fn commit(self: Box<Self>) -> StoreResult<BlobInfo>;
+    /// Makes the bytes block `seq` of chunked upload `upload_id`, durably, replacing an
+    /// earlier block with that number.
+    async fn commit_part(self: Box<Self>, upload_id: &str, seq: u64) -> StoreResult<()>;
+}
+
 /// Blobs are immutable and keyed by their SHA-256, so a key never changes meaning and
 /// the same bytes are stored once.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
+    /// Receives everything `data` yields (at most `max` bytes, else `TooLarge`), hashing
+    /// it on the way. A reader error is `Source`. Nothing is visible until a commit.
+    async fn stage(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedBlob>>;
+
     /// Stores everything `data` yields. Returns only once the bytes are durable.
-    async fn put(&self, data: &mut (dyn AsyncRead + Send + Unpin)) -> StoreResult<BlobInfo>;
+    async fn put(&self, data: &mut (dyn AsyncRead + Send + Unpin)) -> StoreResult<BlobInfo> {
+        self.stage(data, u64::MAX).await?.commit().await
+    }
 
     /// The bytes `start..end` (end exclusive) of blob `sha256`.
     /// `BlobMissing` when there is no such blob.
@@ -34,10 +59,99 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Removes blob `sha256`; absent is fine.
     async fn delete(&self, sha256: &str) -> StoreResult<()>;
+
+    /// Every blob key (start-up sweeps of blobs no media points at).
+    async fn list(&self) -> StoreResult<Vec<String>>;
+
+    /// The blocks of upload `upload_id` received so far: `seq → size`.
+    async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>>;
+
+    /// Block `seq` of upload `upload_id`, whole.
+    async fn part(&self, upload_id: &str, seq: u64) -> StoreResult<ByteStream>;
+
+    /// Drops every block of upload `upload_id`; absent is fine.
+    async fn discard_parts(&self, upload_id: &str) -> StoreResult<()>;
+
+    /// Upload ids that have blocks stored (to sweep those whose session is gone).
+    async fn part_uploads(&self) -> StoreResult<Vec<String>>;
+
+    /// Removes staged data older than `age` that no write is using any more; returns
+    /// how many. Backends that keep nothing between calls have nothing to do.
+    async fn sweep_staged(&self, _age: Duration) -> StoreResult<usize> {
+        Ok(0)
+    }
+
+    /// Blocks `0..block_num` of an upload, in order, staged as one blob (streamed: no
+    /// block is held in memory beyond the one being copied).
+    async fn assemble(&self, upload_id: &str, block_num: u64) -> StoreResult<Box<dyn StagedBlob>> {
+        let mut streams = Vec::with_capacity(block_num as usize);
+        for seq in 0..block_num {
+            streams.push(self.part(upload_id, seq).await?);
+        }
+        let joined = futures_util::stream::iter(streams).flatten();
+        let mut reader = tokio_util::io::StreamReader::new(joined);
+        self.stage(&mut reader, u64::MAX).await
+    }
 }
 
 /// Whether `key` has the form of a key this store hands out (64 lowercase hex digits).
 /// Backends check it before building a path or an object name from it.
 pub fn is_valid_key(key: &str) -> bool {
     key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether `id` may name an upload in a path or object name: 1 to 64 of `[A-Za-z0-9_-]`.
+pub fn is_valid_upload_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The bookkeeping every backend does while staging: hash, count, enforce the limit,
+/// and tell a failing source (the client's fault) from a failing disk.
+pub(crate) struct Intake {
+    hasher: sha2::Sha256,
+    size: u64,
+    max: u64,
+    buf: Vec<u8>,
+}
+
+/// Read size while staging.
+const INTAKE_BUF: usize = 256 * 1024;
+
+impl Intake {
+    pub(crate) fn new(max: u64) -> Self {
+        Self {
+            hasher: sha2::Digest::new(),
+            size: 0,
+            max,
+            buf: vec![0; INTAKE_BUF],
+        }
+    }
+
+    /// The next chunk of `data`, empty at the end.
+    pub(crate) async fn next(
+        &mut self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+    ) -> StoreResult<&[u8]> {
+        use tokio::io::AsyncReadExt;
+        let n = data
+            .read(&mut self.buf)
+            .await
+            .map_err(|e| StoreError::Source(e.to_string()))?;
+        self.size += n as u64;
+        if self.size > self.max {
+            return Err(StoreError::TooLarge(self.max));
+        }
+        sha2::Digest::update(&mut self.hasher, &self.buf[..n]);
+        Ok(&self.buf[..n])
+    }
+
+    pub(crate) fn finish(self) -> BlobInfo {
+        BlobInfo {
+            sha256: hex::encode(sha2::Digest::finalize(self.hasher)),
+            size: self.size,
+        }
+    }
 }

@@ -64,6 +64,7 @@ fn media(token: &str, sha256: &str) -> Media {
             field_id: "fld".into(),
             record_id: "rec".into(),
         }),
+        uploader: Some(Principal::App("cli_a".into())),
         deleted: false,
         created_at_ms: 1_700_000_000_000,
         modified_at_ms: 1_700_000_000_123,
@@ -154,6 +155,55 @@ pub async fn meta_suite(store: &dyn MetaStore) {
     assert!(store.token("h2").await.unwrap().is_some());
     assert_eq!(store.purge_expired_tokens(10_000).await.unwrap(), 1);
     assert!(store.token("h3").await.unwrap().is_some());
+
+    assert_eq!(store.list_media().await.unwrap().len(), 1);
+    upload_sessions(store).await;
+}
+
+fn session(id: &str, expires: i64) -> UploadSession {
+    UploadSession {
+        upload_id: id.into(),
+        app_id: "cli_a".into(),
+        tenant_key: "acme".into(),
+        principal: Principal::User("ou_a".into()),
+        file_name: "big.bin".into(),
+        parent_type: "docx_file".into(),
+        parent_node: Some("blk".into()),
+        document: "doxA".into(),
+        size: 9_000_000_000,
+        block_num: 2146,
+        created_at_ms: 1,
+        expires_at_ms: expires,
+    }
+}
+
+/// Sessions: round trip, expiry listing, and finish as one transaction.
+async fn upload_sessions(store: &dyn MetaStore) {
+    assert_eq!(store.upload("up1").await.unwrap(), None);
+    store.put_upload(&session("up1", 100)).await.unwrap();
+    store.put_upload(&session("up2", 300)).await.unwrap();
+    assert_eq!(
+        store.upload("up1").await.unwrap(),
+        Some(session("up1", 100))
+    );
+    assert_eq!(
+        store.expired_uploads(200).await.unwrap(),
+        vec!["up1".to_owned()]
+    );
+
+    let m = media("boxFinished", &"c".repeat(64));
+    assert!(store.finish_upload("up2", &m).await.unwrap());
+    assert_eq!(store.upload("up2").await.unwrap(), None);
+    assert_eq!(store.media("boxFinished").await.unwrap(), Some(m.clone()));
+    // A second finish of the same session writes nothing.
+    let mut other = m.clone();
+    other.file_token = "boxTwice".into();
+    assert!(!store.finish_upload("up2", &other).await.unwrap());
+    assert_eq!(store.media("boxTwice").await.unwrap(), None);
+
+    store.delete_upload("up1").await.unwrap();
+    store.delete_upload("up1").await.unwrap();
+    assert_eq!(store.upload("up1").await.unwrap(), None);
 }
 
 /// Every blob rule: content addressing, ranges, dedup, missing blobs, bad keys.
@@ -216,7 +266,132 @@ pub async fn blob_suite(store: &dyn BlobStore) {
         store.delete(&key).await.unwrap();
     }
 
+    assert!(store.list().await.unwrap().contains(&info.sha256));
     store.delete(&info.sha256).await.unwrap();
     assert_eq!(store.size(&info.sha256).await.unwrap(), None);
     assert!(store.get(&info.sha256, 0, 1).await.is_err());
+    assert!(!store.list().await.unwrap().contains(&info.sha256));
+
+    staging(store).await;
+    parts(store).await;
+}
+
+/// A reader that yields some bytes, then fails like a client that went away.
+struct Broken(usize);
+
+impl tokio::io::AsyncRead for Broken {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("connection reset")));
+        }
+        let n = self.0.min(buf.remaining());
+        buf.put_slice(&vec![7u8; n]);
+        self.0 -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Staged bytes are invisible until committed, and gone when dropped.
+async fn staging(store: &dyn BlobStore) {
+    let staged = store.stage(&mut &b"staged bytes"[..], 100).await.unwrap();
+    let key = staged.info().sha256.clone();
+    assert_eq!(staged.info().size, 12);
+    assert_eq!(
+        store.size(&key).await.unwrap(),
+        None,
+        "not visible before commit"
+    );
+    drop(staged);
+    assert_eq!(
+        store.size(&key).await.unwrap(),
+        None,
+        "dropped means discarded"
+    );
+    let info = store
+        .stage(&mut &b"staged bytes"[..], 100)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    assert_eq!(info.sha256, key);
+    assert_eq!(store.size(&key).await.unwrap(), Some(12));
+
+    assert!(matches!(
+        store.stage(&mut &[1u8; 101][..], 100).await,
+        Err(crate::StoreError::TooLarge(100))
+    ));
+    assert!(
+        store.stage(&mut &[1u8; 100][..], 100).await.is_ok(),
+        "exactly the limit is fine"
+    );
+    assert!(matches!(
+        store.stage(&mut Broken(1000), 1 << 20).await,
+        Err(crate::StoreError::Source(_))
+    ));
+}
+
+/// Blocks of chunked uploads: replace, list, assemble in order, discard.
+async fn parts(store: &dyn BlobStore) {
+    assert!(store.part_sizes("up9").await.unwrap().is_empty());
+    for (seq, bytes) in [(1u64, &b"world"[..]), (0, b"HELLO "), (0, b"hello ")] {
+        store
+            .stage(&mut &bytes[..], 100)
+            .await
+            .unwrap()
+            .commit_part("up9", seq)
+            .await
+            .unwrap();
+    }
+    let sizes = store.part_sizes("up9").await.unwrap();
+    assert_eq!(
+        sizes.into_iter().collect::<Vec<_>>(),
+        vec![(0, 6), (1, 5)],
+        "a repeated seq replaces"
+    );
+    assert!(
+        store
+            .part_uploads()
+            .await
+            .unwrap()
+            .contains(&"up9".to_owned())
+    );
+    let info = store
+        .assemble("up9", 2)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    let chunks: Vec<bytes::Bytes> = store
+        .get(&info.sha256, 0, info.size)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(chunks.concat(), b"hello world");
+    assert!(
+        store.assemble("up9", 3).await.is_err(),
+        "a missing block fails the assembly"
+    );
+    store.discard_parts("up9").await.unwrap();
+    store.discard_parts("up9").await.unwrap();
+    assert!(store.part_sizes("up9").await.unwrap().is_empty());
+    assert!(
+        !store
+            .part_uploads()
+            .await
+            .unwrap()
+            .contains(&"up9".to_owned())
+    );
+    // Ids that could escape a directory are refused, never used.
+    assert!(
+        store.part_sizes("../blobs").await.is_err()
+            || store.part_sizes("../blobs").await.unwrap().is_empty()
+    );
 }

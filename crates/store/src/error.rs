@@ -13,6 +13,13 @@ pub enum StoreError {
     /// The backend itself failed (disk, database).
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The data being stored ran past the limit the caller set; nothing was kept.
+    #[error("more than {0} bytes")]
+    TooLarge(u64),
+    /// The reader of the data being stored failed (a client that went away, a truncated
+    /// body): the caller's fault, not the store's. Nothing was kept.
+    #[error("reading the data to store: {0}")]
+    Source(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -1,52 +1,49 @@
-//! Blobs as files: `<root>/blobs/<2 hex>/<sha256>`, written through `<root>/tmp/`.
+//! Blobs as files: `<root>/blobs/<2 hex>/<sha256>`, chunked-upload blocks as
+//! `<root>/parts/<upload_id>/<seq>`, both written through `<root>/tmp/`.
 //!
-//! A blob becomes visible only by an atomic rename of a fully written, fsynced temp
+//! A file becomes visible only by an atomic rename of a fully written, fsynced temp
 //! file, and the directory is fsynced after, so a crash at any instant leaves either no
 //! blob or the whole blob. Temp files left by a crash are swept when the store opens.
 
-use crate::blob::{BlobInfo, BlobStore, ByteStream, is_valid_key};
+use crate::blob::{
+    BlobInfo, BlobStore, ByteStream, Intake, StagedBlob, is_valid_key, is_valid_upload_id,
+};
 use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
-/// Read and write buffer size: large enough that a 1 GiB stream is not dominated by
-/// per-chunk overhead.
+/// Read buffer size: large enough that a 1 GiB stream is not dominated by per-chunk
+/// overhead.
 const BUF: usize = 256 * 1024;
 
 pub struct FsBlobs {
     blobs: PathBuf,
+    parts: PathBuf,
     tmp: PathBuf,
 }
 
 impl FsBlobs {
     /// Opens (creating if needed) a blob directory and sweeps what a crash left in `tmp/`.
     pub async fn open(root: &Path) -> StoreResult<Self> {
-        let blobs = root.join("blobs");
-        let tmp = root.join("tmp");
-        tokio::fs::create_dir_all(&blobs).await?;
-        tokio::fs::create_dir_all(&tmp).await?;
-        let store = Self { blobs, tmp };
-        let swept = store.sweep_tmp().await?;
+        let store = Self {
+            blobs: root.join("blobs"),
+            parts: root.join("parts"),
+            tmp: root.join("tmp"),
+        };
+        for dir in [&store.blobs, &store.parts, &store.tmp] {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        // No write is under way while the store opens: every temp file is a leftover.
+        let swept = store.sweep_staged(Duration::ZERO).await?;
         if swept > 0 {
             tracing::info!(swept, "removed temp files left by an earlier run");
         }
         Ok(store)
-    }
-
-    /// Removes every temp file; returns how many. Safe only while no write is under way,
-    /// which holds at start-up.
-    async fn sweep_tmp(&self) -> StoreResult<usize> {
-        let mut n = 0;
-        let mut dir = tokio::fs::read_dir(&self.tmp).await?;
-        while let Some(entry) = dir.next_entry().await? {
-            tokio::fs::remove_file(entry.path()).await?;
-            n += 1;
-        }
-        Ok(n)
     }
 
     fn path(&self, key: &str) -> StoreResult<PathBuf> {
@@ -54,6 +51,13 @@ impl FsBlobs {
             return Err(StoreError::BlobMissing(key.into()));
         }
         Ok(self.blobs.join(&key[..2]).join(key))
+    }
+
+    fn upload_dir(&self, upload_id: &str) -> StoreResult<PathBuf> {
+        if !is_valid_upload_id(upload_id) {
+            return Err(StoreError::BlobMissing(upload_id.into()));
+        }
+        Ok(self.parts.join(upload_id))
     }
 }
 
@@ -75,64 +79,109 @@ async fn sync_dir(dir: &Path) -> std::io::Result<()> {
         .map_err(std::io::Error::other)?
 }
 
+/// Renames the temp file to `target` (replacing what is there) and makes it durable.
+async fn publish(mut guard: TempGuard, target: &Path) -> StoreResult<()> {
+    let tmp = guard.0.clone().expect("a staged file has a temp path");
+    let parent = target.parent().expect("targets have a parent").to_owned();
+    tokio::fs::create_dir_all(&parent).await?;
+    tokio::fs::rename(&tmp, target).await?;
+    guard.0 = None;
+    sync_dir(&parent).await?;
+    Ok(())
+}
+
+fn not_found_is_missing(e: std::io::Error, what: &str) -> StoreError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        StoreError::BlobMissing(what.into())
+    } else {
+        e.into()
+    }
+}
+
+async fn open_stream(path: &Path, what: &str, start: u64, len: u64) -> StoreResult<ByteStream> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| not_found_is_missing(e, what))?;
+    if start > 0 {
+        file.seek(SeekFrom::Start(start)).await?;
+    }
+    Ok(Box::pin(ReaderStream::with_capacity(file.take(len), BUF)))
+}
+
+struct StagedFile {
+    info: BlobInfo,
+    tmp: TempGuard,
+    blobs: PathBuf,
+    parts: PathBuf,
+}
+
+#[async_trait]
+impl StagedBlob for StagedFile {
+    fn info(&self) -> &BlobInfo {
+        &self.info
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<BlobInfo> {
+        let key = &self.info.sha256;
+        let target = self.blobs.join(&key[..2]).join(key);
+        if tokio::fs::try_exists(&target).await? {
+            // The same bytes are stored already; the temp copy goes with the guard.
+            return Ok(self.info);
+        }
+        publish(self.tmp, &target).await?;
+        Ok(self.info)
+    }
+
+    async fn commit_part(self: Box<Self>, upload_id: &str, seq: u64) -> StoreResult<()> {
+        if !is_valid_upload_id(upload_id) {
+            return Err(StoreError::Backend(format!("bad upload id {upload_id:?}")));
+        }
+        publish(self.tmp, &self.parts.join(upload_id).join(seq.to_string())).await
+    }
+}
+
 #[async_trait]
 impl BlobStore for FsBlobs {
-    async fn put(&self, data: &mut (dyn AsyncRead + Send + Unpin)) -> StoreResult<BlobInfo> {
+    async fn stage(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedBlob>> {
         let tmp_path = self
             .tmp
             .join(format!("{}.part", hex::encode(rand::random::<[u8; 16]>())));
-        let mut guard = TempGuard(Some(tmp_path.clone()));
+        let guard = TempGuard(Some(tmp_path.clone()));
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp_path)
             .await?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut buf = vec![0u8; BUF];
+        let mut intake = Intake::new(max);
         loop {
-            let n = data.read(&mut buf).await?;
-            if n == 0 {
+            let chunk = intake.next(data).await?;
+            if chunk.is_empty() {
                 break;
             }
-            hasher.update(&buf[..n]);
-            file.write_all(&buf[..n]).await?;
-            size += n as u64;
+            file.write_all(chunk).await?;
         }
         file.flush().await?;
         file.sync_all().await?;
-        drop(file);
-        let sha256 = hex::encode(hasher.finalize());
-        let final_path = self.path(&sha256)?;
-        let parent = final_path
-            .parent()
-            .expect("blob paths have a parent")
-            .to_owned();
-        if tokio::fs::try_exists(&final_path).await? {
-            // Same bytes already stored; the temp copy goes with the guard.
-            return Ok(BlobInfo { sha256, size });
-        }
-        tokio::fs::create_dir_all(&parent).await?;
-        tokio::fs::rename(&tmp_path, &final_path).await?;
-        guard.0 = None;
-        sync_dir(&parent).await?;
-        Ok(BlobInfo { sha256, size })
+        Ok(Box::new(StagedFile {
+            info: intake.finish(),
+            tmp: guard,
+            blobs: self.blobs.clone(),
+            parts: self.parts.clone(),
+        }))
     }
 
     async fn get(&self, sha256: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
-        let path = self.path(sha256)?;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::BlobMissing(sha256.into()));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if start > 0 {
-            file.seek(SeekFrom::Start(start)).await?;
-        }
-        let reader = file.take(end.saturating_sub(start));
-        Ok(Box::pin(ReaderStream::with_capacity(reader, BUF)))
+        open_stream(
+            &self.path(sha256)?,
+            sha256,
+            start,
+            end.saturating_sub(start),
+        )
+        .await
     }
 
     async fn size(&self, sha256: &str) -> StoreResult<Option<u64>> {
@@ -155,5 +204,80 @@ impl BlobStore for FsBlobs {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn list(&self) -> StoreResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut shards = tokio::fs::read_dir(&self.blobs).await?;
+        while let Some(shard) = shards.next_entry().await? {
+            let mut files = tokio::fs::read_dir(shard.path()).await?;
+            while let Some(f) = files.next_entry().await? {
+                if let Some(name) = f.file_name().to_str().filter(|n| is_valid_key(n)) {
+                    keys.push(name.to_owned());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>> {
+        let mut sizes = BTreeMap::new();
+        let mut dir = match tokio::fs::read_dir(self.upload_dir(upload_id)?).await {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(sizes),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(f) = dir.next_entry().await? {
+            if let Some(seq) = f.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
+                sizes.insert(seq, f.metadata().await?.len());
+            }
+        }
+        Ok(sizes)
+    }
+
+    async fn part(&self, upload_id: &str, seq: u64) -> StoreResult<ByteStream> {
+        let path = self.upload_dir(upload_id)?.join(seq.to_string());
+        open_stream(&path, &format!("{upload_id}/{seq}"), 0, u64::MAX).await
+    }
+
+    async fn discard_parts(&self, upload_id: &str) -> StoreResult<()> {
+        match tokio::fs::remove_dir_all(self.upload_dir(upload_id)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn part_uploads(&self) -> StoreResult<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut dir = tokio::fs::read_dir(&self.parts).await?;
+        while let Some(d) = dir.next_entry().await? {
+            if let Some(name) = d.file_name().to_str() {
+                ids.push(name.to_owned());
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn sweep_staged(&self, age: Duration) -> StoreResult<usize> {
+        let mut n = 0;
+        let mut dir = tokio::fs::read_dir(&self.tmp).await?;
+        while let Some(entry) = dir.next_entry().await? {
+            let old = entry
+                .metadata()
+                .await?
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_none_or(|elapsed| elapsed >= age);
+            if old {
+                match tokio::fs::remove_file(entry.path()).await {
+                    Ok(()) => n += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(n)
     }
 }

@@ -1,15 +1,18 @@
 //! Both traits in memory: nothing touches the disk (`serve --memory`, tests).
 
-use crate::blob::{BlobInfo, BlobStore, ByteStream};
+use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, StagedBlob};
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Batch, MetaStore};
-use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, User};
+use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
 use async_trait::async_trait;
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::RwLock;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::io::AsyncRead;
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Backend("lock poisoned".into())
+}
 
 #[derive(Default)]
 struct Tables {
@@ -18,6 +21,7 @@ struct Tables {
     tokens: HashMap<String, AccessToken>,
     documents: HashMap<String, Document>,
     media: HashMap<String, Media>,
+    uploads: HashMap<String, UploadSession>,
 }
 
 /// Metadata in a few hash maps behind one lock (a batch is applied under it, so it is atomic).
@@ -31,22 +35,19 @@ impl MemoryMeta {
         Self::default()
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Tables) -> T) -> StoreResult<T> {
-        let guard = self
-            .tables
-            .read()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
-        Ok(f(&guard))
+    fn read(&self) -> StoreResult<RwLockReadGuard<'_, Tables>> {
+        self.tables.read().map_err(poisoned)
+    }
+
+    fn write(&self) -> StoreResult<RwLockWriteGuard<'_, Tables>> {
+        self.tables.write().map_err(poisoned)
     }
 }
 
 #[async_trait]
 impl MetaStore for MemoryMeta {
     async fn apply(&self, batch: &Batch) -> StoreResult<()> {
-        let mut t = self
-            .tables
-            .write()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+        let mut t = self.write()?;
         for a in &batch.apps {
             t.apps.insert(a.app_id.clone(), a.clone());
         }
@@ -66,15 +67,15 @@ impl MetaStore for MemoryMeta {
     }
 
     async fn app(&self, app_id: &str) -> StoreResult<Option<App>> {
-        self.read(|t| t.apps.get(app_id).cloned())
+        Ok(self.read()?.apps.get(app_id).cloned())
     }
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        self.read(|t| t.users.get(user_id).cloned())
+        Ok(self.read()?.users.get(user_id).cloned())
     }
 
     async fn token(&self, hash: &str) -> StoreResult<Option<AccessToken>> {
-        self.read(|t| t.tokens.get(hash).cloned())
+        Ok(self.read()?.tokens.get(hash).cloned())
     }
 
     async fn latest_token(
@@ -82,32 +83,68 @@ impl MetaStore for MemoryMeta {
         app_id: &str,
         kind: StoredTokenKind,
     ) -> StoreResult<Option<AccessToken>> {
-        self.read(|t| {
-            t.tokens
-                .values()
-                .filter(|k| k.app_id == app_id && k.kind == kind)
-                .max_by_key(|k| (k.issued_at_ms, k.hash.clone()))
-                .cloned()
-        })
+        Ok(self
+            .read()?
+            .tokens
+            .values()
+            .filter(|k| k.app_id == app_id && k.kind == kind)
+            .max_by_key(|k| (k.issued_at_ms, k.hash.clone()))
+            .cloned())
     }
 
     async fn document(&self, token: &str) -> StoreResult<Option<Document>> {
-        self.read(|t| t.documents.get(token).cloned())
+        Ok(self.read()?.documents.get(token).cloned())
     }
 
     async fn media(&self, file_token: &str) -> StoreResult<Option<Media>> {
-        self.read(|t| t.media.get(file_token).cloned())
+        Ok(self.read()?.media.get(file_token).cloned())
     }
 
     async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64> {
-        let mut t = self
-            .tables
-            .write()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+        let mut t = self.write()?;
         let n = t.tokens.len();
         t.tokens
             .retain(|_, k| k.kind == StoredTokenKind::User || k.expires_at_ms >= before_ms);
         Ok((n - t.tokens.len()) as u64)
+    }
+
+    async fn list_media(&self) -> StoreResult<Vec<Media>> {
+        Ok(self.read()?.media.values().cloned().collect())
+    }
+
+    async fn put_upload(&self, session: &UploadSession) -> StoreResult<()> {
+        self.write()?
+            .uploads
+            .insert(session.upload_id.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn upload(&self, upload_id: &str) -> StoreResult<Option<UploadSession>> {
+        Ok(self.read()?.uploads.get(upload_id).cloned())
+    }
+
+    async fn finish_upload(&self, upload_id: &str, media: &Media) -> StoreResult<bool> {
+        let mut t = self.write()?;
+        if t.uploads.remove(upload_id).is_none() {
+            return Ok(false);
+        }
+        t.media.insert(media.file_token.clone(), media.clone());
+        Ok(true)
+    }
+
+    async fn delete_upload(&self, upload_id: &str) -> StoreResult<()> {
+        self.write()?.uploads.remove(upload_id);
+        Ok(())
+    }
+
+    async fn expired_uploads(&self, before_ms: i64) -> StoreResult<Vec<String>> {
+        Ok(self
+            .read()?
+            .uploads
+            .values()
+            .filter(|u| u.expires_at_ms < before_ms)
+            .map(|u| u.upload_id.clone())
+            .collect())
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -115,10 +152,16 @@ impl MetaStore for MemoryMeta {
     }
 }
 
-/// Blobs as shared byte buffers.
 #[derive(Default)]
+struct BlobTables {
+    blobs: HashMap<String, Bytes>,
+    parts: HashMap<String, BTreeMap<u64, Bytes>>,
+}
+
+/// Blobs as shared byte buffers.
+#[derive(Default, Clone)]
 pub struct MemoryBlobs {
-    blobs: RwLock<HashMap<String, Bytes>>,
+    inner: Arc<RwLock<BlobTables>>,
 }
 
 impl MemoryBlobs {
@@ -130,52 +173,150 @@ impl MemoryBlobs {
 /// Chunk size of the streams handed out, so readers see a stream and not one buffer.
 const CHUNK: usize = 64 * 1024;
 
+fn chunked(bytes: Bytes) -> ByteStream {
+    let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())
+        .step_by(CHUNK)
+        .map(|i| Ok(bytes.slice(i..(i + CHUNK).min(bytes.len()))))
+        .collect();
+    Box::pin(futures_util::stream::iter(chunks))
+}
+
+struct StagedBytes {
+    info: BlobInfo,
+    bytes: Bytes,
+    store: MemoryBlobs,
+}
+
+#[async_trait]
+impl StagedBlob for StagedBytes {
+    fn info(&self) -> &BlobInfo {
+        &self.info
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<BlobInfo> {
+        self.store
+            .inner
+            .write()
+            .map_err(poisoned)?
+            .blobs
+            .insert(self.info.sha256.clone(), self.bytes);
+        Ok(self.info)
+    }
+
+    async fn commit_part(self: Box<Self>, upload_id: &str, seq: u64) -> StoreResult<()> {
+        let mut t = self.store.inner.write().map_err(poisoned)?;
+        t.parts
+            .entry(upload_id.to_owned())
+            .or_default()
+            .insert(seq, self.bytes);
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl BlobStore for MemoryBlobs {
-    async fn put(&self, data: &mut (dyn AsyncRead + Send + Unpin)) -> StoreResult<BlobInfo> {
+    async fn stage(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedBlob>> {
+        let mut intake = Intake::new(max);
         let mut buf = Vec::new();
-        data.read_to_end(&mut buf).await?;
-        let sha256 = hex::encode(Sha256::digest(&buf));
-        let size = buf.len() as u64;
-        self.blobs
-            .write()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?
-            .insert(sha256.clone(), Bytes::from(buf));
-        Ok(BlobInfo { sha256, size })
+        loop {
+            let chunk = intake.next(data).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            buf.extend_from_slice(chunk);
+        }
+        Ok(Box::new(StagedBytes {
+            info: intake.finish(),
+            bytes: Bytes::from(buf),
+            store: self.clone(),
+        }))
     }
 
     async fn get(&self, sha256: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
         let bytes = self
-            .blobs
+            .inner
             .read()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?
+            .map_err(poisoned)?
+            .blobs
             .get(sha256)
             .cloned()
             .ok_or_else(|| StoreError::BlobMissing(sha256.into()))?;
         let end = (end as usize).min(bytes.len());
         let start = (start as usize).min(end);
-        let slice = bytes.slice(start..end);
-        let chunks: Vec<std::io::Result<Bytes>> = (0..slice.len())
-            .step_by(CHUNK)
-            .map(|i| Ok(slice.slice(i..(i + CHUNK).min(slice.len()))))
-            .collect();
-        Ok(Box::pin(futures_util::stream::iter(chunks)))
+        Ok(chunked(bytes.slice(start..end)))
     }
 
     async fn size(&self, sha256: &str) -> StoreResult<Option<u64>> {
         Ok(self
-            .blobs
+            .inner
             .read()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?
+            .map_err(poisoned)?
+            .blobs
             .get(sha256)
             .map(|b| b.len() as u64))
     }
 
     async fn delete(&self, sha256: &str) -> StoreResult<()> {
-        self.blobs
-            .write()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?
-            .remove(sha256);
+        self.inner.write().map_err(poisoned)?.blobs.remove(sha256);
         Ok(())
+    }
+
+    async fn list(&self) -> StoreResult<Vec<String>> {
+        Ok(self
+            .inner
+            .read()
+            .map_err(poisoned)?
+            .blobs
+            .keys()
+            .cloned()
+            .collect())
+    }
+
+    async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>> {
+        Ok(self
+            .inner
+            .read()
+            .map_err(poisoned)?
+            .parts
+            .get(upload_id)
+            .map(|p| p.iter().map(|(seq, b)| (*seq, b.len() as u64)).collect())
+            .unwrap_or_default())
+    }
+
+    async fn part(&self, upload_id: &str, seq: u64) -> StoreResult<ByteStream> {
+        let bytes = self
+            .inner
+            .read()
+            .map_err(poisoned)?
+            .parts
+            .get(upload_id)
+            .and_then(|p| p.get(&seq))
+            .cloned()
+            .ok_or_else(|| StoreError::BlobMissing(format!("{upload_id}/{seq}")))?;
+        Ok(chunked(bytes))
+    }
+
+    async fn discard_parts(&self, upload_id: &str) -> StoreResult<()> {
+        self.inner
+            .write()
+            .map_err(poisoned)?
+            .parts
+            .remove(upload_id);
+        Ok(())
+    }
+
+    async fn part_uploads(&self) -> StoreResult<Vec<String>> {
+        Ok(self
+            .inner
+            .read()
+            .map_err(poisoned)?
+            .parts
+            .keys()
+            .cloned()
+            .collect())
     }
 }

@@ -1,7 +1,7 @@
 //! The metadata trait.
 
 use crate::error::StoreResult;
-use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, User};
+use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
 use async_trait::async_trait;
 
 /// Objects to write together: all of them or none (a manifest is applied as one batch).
@@ -49,6 +49,21 @@ pub trait MetaStore: Send + Sync + 'static {
     /// many. User tokens stay: they come from manifests, and an expired one must keep
     /// answering "token expire" rather than "invalid".
     async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64>;
+
+    /// Every media, deleted ones included (sweeps, tests; the admin API will page it).
+    async fn list_media(&self) -> StoreResult<Vec<Media>>;
+
+    /// Creates or replaces a chunked-upload session.
+    async fn put_upload(&self, session: &UploadSession) -> StoreResult<()>;
+    async fn upload(&self, upload_id: &str) -> StoreResult<Option<UploadSession>>;
+    /// Ends a session and creates its media in one transaction: a finished upload has a
+    /// media or a session, never both and never neither. `false` when the session was
+    /// already gone (finished by a concurrent call), in which case nothing is written.
+    async fn finish_upload(&self, upload_id: &str, media: &Media) -> StoreResult<bool>;
+    /// Drops a session; absent is fine.
+    async fn delete_upload(&self, upload_id: &str) -> StoreResult<()>;
+    /// Ids of sessions that expired before `before_ms`.
+    async fn expired_uploads(&self, before_ms: i64) -> StoreResult<Vec<String>>;
 
     /// Answers when the backend can serve (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -221,7 +221,7 @@ pub struct BitableLocation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Media {
     pub file_token: String,
-    /// The token of the document that holds it.
+    /// The token of the document that holds it; empty for `ccm_import_open` uploads.
     pub document: String,
     pub parent_type: String,
     pub parent_node: Option<String>,
@@ -231,8 +231,31 @@ pub struct Media {
     /// SHA-256 of the bytes, hex: the blob key, and the source of the ETag.
     pub sha256: String,
     pub bitable: Option<BitableLocation>,
+    /// Who uploaded it (`None` for media declared by a manifest). Media outside any
+    /// document (`ccm_import_open`) are readable by their uploader only.
+    pub uploader: Option<Principal>,
     pub deleted: bool,
     pub created_at_ms: i64,
     /// Changes only when the bytes change; the source of `Last-Modified`.
     pub modified_at_ms: i64,
+}
+
+/// A chunked upload between `upload_prepare` and `upload_finish`. Its blocks live in the
+/// blob store under the upload id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadSession {
+    pub upload_id: String,
+    pub app_id: String,
+    pub tenant_key: String,
+    /// Only the caller that prepared the upload may send parts and finish it.
+    pub principal: Principal,
+    pub file_name: String,
+    pub parent_type: String,
+    pub parent_node: Option<String>,
+    /// The document the media will belong to (empty for `ccm_import_open`).
+    pub document: String,
+    pub size: u64,
+    pub block_num: u64,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
 }

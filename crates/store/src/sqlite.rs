@@ -15,13 +15,22 @@ use std::time::Duration;
 
 /// The schema, embedded so the binary needs no files beside it.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("migrations/sqlite/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("migrations/sqlite/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "uploads".into(),
+            MigrationType::Simple,
+            include_str!("migrations/sqlite/0002_uploads.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 pub struct SqliteMeta {
@@ -60,6 +69,61 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
 
 fn opt_json<T: serde::de::DeserializeOwned>(s: Option<String>) -> StoreResult<Option<T>> {
     s.map(|s| from_json(&s)).transpose()
+}
+
+fn principal(s: Option<String>) -> StoreResult<Option<Principal>> {
+    s.map(|p| Principal::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("principal {p:?}"))))
+        .transpose()
+}
+
+fn u64_of(v: i64, what: &str) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v}")))
+}
+
+fn i64_of(v: u64, what: &str) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Backend(format!("{what} {v} too large")))
+}
+
+fn upload_row(r: &SqliteRow) -> StoreResult<UploadSession> {
+    Ok(UploadSession {
+        upload_id: r.try_get("upload_id")?,
+        app_id: r.try_get("app_id")?,
+        tenant_key: r.try_get("tenant_key")?,
+        principal: principal(Some(r.try_get("principal")?))?.expect("Some in, Some out"),
+        file_name: r.try_get("file_name")?,
+        parent_type: r.try_get("parent_type")?,
+        parent_node: r.try_get("parent_node")?,
+        document: r.try_get("document")?,
+        size: u64_of(r.try_get("size")?, "size")?,
+        block_num: u64_of(r.try_get("block_num")?, "block_num")?,
+        created_at_ms: r.try_get("created_at_ms")?,
+        expires_at_ms: r.try_get("expires_at_ms")?,
+    })
+}
+
+async fn insert_media(conn: &mut sqlx::SqliteConnection, m: &Media) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO media
+         (file_token, document, parent_type, parent_node, file_name, mime_type, size,
+          sha256, bitable, uploader, deleted, created_at_ms, modified_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&m.file_token)
+    .bind(&m.document)
+    .bind(&m.parent_type)
+    .bind(&m.parent_node)
+    .bind(&m.file_name)
+    .bind(&m.mime_type)
+    .bind(i64_of(m.size, "size")?)
+    .bind(&m.sha256)
+    .bind(m.bitable.as_ref().map(json).transpose()?)
+    .bind(m.uploader.as_ref().map(|p| p.to_string()))
+    .bind(m.deleted)
+    .bind(m.created_at_ms)
+    .bind(m.modified_at_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 fn app_row(r: &SqliteRow) -> StoreResult<App> {
@@ -106,7 +170,6 @@ fn document_row(r: &SqliteRow) -> StoreResult<Document> {
 }
 
 fn media_row(r: &SqliteRow) -> StoreResult<Media> {
-    let size: i64 = r.try_get("size")?;
     Ok(Media {
         file_token: r.try_get("file_token")?,
         document: r.try_get("document")?,
@@ -114,9 +177,10 @@ fn media_row(r: &SqliteRow) -> StoreResult<Media> {
         parent_node: r.try_get("parent_node")?,
         file_name: r.try_get("file_name")?,
         mime_type: r.try_get("mime_type")?,
-        size: u64::try_from(size).map_err(|_| StoreError::Corrupt(format!("size {size}")))?,
+        size: u64_of(r.try_get("size")?, "size")?,
         sha256: r.try_get("sha256")?,
         bitable: opt_json(r.try_get("bitable")?)?,
+        uploader: principal(r.try_get("uploader")?)?,
         deleted: r.try_get("deleted")?,
         created_at_ms: r.try_get("created_at_ms")?,
         modified_at_ms: r.try_get("modified_at_ms")?,
@@ -183,28 +247,7 @@ impl MetaStore for SqliteMeta {
             .await?;
         }
         for m in &batch.media {
-            let size = i64::try_from(m.size)
-                .map_err(|_| StoreError::Backend(format!("size {} too large", m.size)))?;
-            sqlx::query(
-                "INSERT OR REPLACE INTO media
-                 (file_token, document, parent_type, parent_node, file_name, mime_type, size,
-                  sha256, bitable, deleted, created_at_ms, modified_at_ms)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&m.file_token)
-            .bind(&m.document)
-            .bind(&m.parent_type)
-            .bind(&m.parent_node)
-            .bind(&m.file_name)
-            .bind(&m.mime_type)
-            .bind(size)
-            .bind(&m.sha256)
-            .bind(m.bitable.as_ref().map(json).transpose()?)
-            .bind(m.deleted)
-            .bind(m.created_at_ms)
-            .bind(m.modified_at_ms)
-            .execute(&mut *tx)
-            .await?;
+            insert_media(&mut tx, m).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -279,6 +322,76 @@ impl MetaStore for SqliteMeta {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn list_media(&self) -> StoreResult<Vec<Media>> {
+        let rows = sqlx::query("SELECT * FROM media ORDER BY file_token")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(media_row).collect()
+    }
+
+    async fn put_upload(&self, u: &UploadSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO uploads
+             (upload_id, app_id, tenant_key, principal, file_name, parent_type, parent_node,
+              document, size, block_num, created_at_ms, expires_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&u.upload_id)
+        .bind(&u.app_id)
+        .bind(&u.tenant_key)
+        .bind(u.principal.to_string())
+        .bind(&u.file_name)
+        .bind(&u.parent_type)
+        .bind(&u.parent_node)
+        .bind(&u.document)
+        .bind(i64_of(u.size, "size")?)
+        .bind(i64_of(u.block_num, "block_num")?)
+        .bind(u.created_at_ms)
+        .bind(u.expires_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn upload(&self, upload_id: &str) -> StoreResult<Option<UploadSession>> {
+        let row = sqlx::query("SELECT * FROM uploads WHERE upload_id = ?")
+            .bind(upload_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(upload_row).transpose()
+    }
+
+    async fn finish_upload(&self, upload_id: &str, media: &Media) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query("DELETE FROM uploads WHERE upload_id = ?")
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        insert_media(&mut tx, media).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_upload(&self, upload_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM uploads WHERE upload_id = ?")
+            .bind(upload_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn expired_uploads(&self, before_ms: i64) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT upload_id FROM uploads WHERE expires_at_ms < ?")
+            .bind(before_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("upload_id")?)).collect()
     }
 
     async fn ping(&self) -> StoreResult<()> {
