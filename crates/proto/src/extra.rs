@@ -83,6 +83,21 @@ impl Extra {
     }
 }
 
+impl Extra {
+    /// Whether this `extra` lists `file_token` anywhere, or is of an older form that names
+    /// a whole table (for attachments whose table is not known yet).
+    pub fn lists(&self, file_token: &str) -> bool {
+        match &self.bitable_perm.attachments {
+            None => true,
+            Some(fields) => fields
+                .values()
+                .flat_map(|r| r.values())
+                .flatten()
+                .any(|t| t == file_token),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +113,20 @@ mod tests {
         assert!(!e.names("tblA", "fldB", "recA", "boxA"));
         assert!(!e.names("tblA", "fldA", "recB", "boxA"));
         assert!(!e.names("tblB", "fldA", "recA", "boxA"));
+    }
+
+    #[test]
+    fn lists_looks_everywhere() {
+        let e =
+            Extra::parse(r#"{"bitablePerm":{"tableId":"t","attachments":{"f":{"r":["boxA"]}}}}"#)
+                .unwrap();
+        assert!(e.lists("boxA"));
+        assert!(!e.lists("boxB"));
+        assert!(
+            Extra::parse(r#"{"bitablePerm":{"tableId":"t"}}"#)
+                .unwrap()
+                .lists("boxB")
+        );
     }
 
     #[test]

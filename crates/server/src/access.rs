@@ -24,6 +24,16 @@ pub async fn readable_media(
     if media.deleted {
         return Err(ApiError::new(ErrorCode::Deleted));
     }
+    if media.document.is_empty() {
+        // Uploaded for import (`ccm_import_open`): in no document, so only its uploader
+        // may read it [ours].
+        return if media.uploader.as_ref() == Some(&caller.principal) {
+            Ok(media)
+        } else {
+            Err(ApiError::new(ErrorCode::Forbidden)
+                .hint("an import upload is readable by its uploader only"))
+        };
+    }
     let doc = state.meta.document(&media.document).await?.ok_or_else(|| {
         ApiError::internal(format!(
             "media {} points at missing document {}",
@@ -43,24 +53,19 @@ pub async fn readable_media(
             .violation(PermissionViolation::document(&doc.token))
     })?;
     if doc.doc_type == DocType::Bitable && doc.advanced_permission {
-        let location = media.bitable.as_ref().ok_or_else(|| {
-            ApiError::internal(format!(
-                "bitable media {} has no table location",
-                media.file_token
-            ))
-        })?;
         let extra = extra.filter(|e| !e.is_empty()).ok_or_else(|| {
             ApiError::params(
                 "this bitable has advanced permissions: the extra query parameter is required",
             )
         })?;
         let extra = Extra::parse(extra).map_err(|e| ApiError::params(e.to_string()))?;
-        if !extra.names(
-            &location.table_id,
-            &location.field_id,
-            &location.record_id,
-            &media.file_token,
-        ) {
+        let named = match &media.bitable {
+            Some(at) => extra.names(&at.table_id, &at.field_id, &at.record_id, &media.file_token),
+            // Uploaded but not yet placed in a record: an extra that lists it anywhere,
+            // or an older form naming a whole table [ours].
+            None => extra.lists(&media.file_token),
+        };
+        if !named {
             return Err(ApiError::params(
                 "extra does not name this media's table, field, record and token",
             ));

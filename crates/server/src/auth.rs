@@ -31,6 +31,46 @@ impl Endpoint for Download {
     const SCOPES: &'static [&'static str] = scope::DOWNLOAD;
 }
 
+/// `POST /open-apis/drive/v1/medias/upload_all`.
+pub struct UploadAll;
+
+impl Endpoint for UploadAll {
+    const NAME: &'static str = "upload_all";
+    const SCOPES: &'static [&'static str] = scope::UPLOAD;
+}
+
+/// `POST /open-apis/drive/v1/medias/upload_prepare`.
+pub struct UploadPrepare;
+
+impl Endpoint for UploadPrepare {
+    const NAME: &'static str = "upload_prepare";
+    const SCOPES: &'static [&'static str] = scope::UPLOAD;
+}
+
+/// `POST /open-apis/drive/v1/medias/upload_part`.
+pub struct UploadPart;
+
+impl Endpoint for UploadPart {
+    const NAME: &'static str = "upload_part";
+    const SCOPES: &'static [&'static str] = scope::UPLOAD;
+}
+
+/// `POST /open-apis/drive/v1/medias/upload_finish`.
+pub struct UploadFinish;
+
+impl Endpoint for UploadFinish {
+    const NAME: &'static str = "upload_finish";
+    const SCOPES: &'static [&'static str] = scope::UPLOAD;
+}
+
+/// `GET /open-apis/drive/v1/medias/batch_get_tmp_download_url`: the download scopes.
+pub struct TmpDownloadUrl;
+
+impl Endpoint for TmpDownloadUrl {
+    const NAME: &'static str = "batch_get_tmp_download_url";
+    const SCOPES: &'static [&'static str] = scope::DOWNLOAD;
+}
+
 /// Who is calling, once the token and scope checks passed.
 #[derive(Debug, Clone)]
 pub struct Caller {

@@ -21,6 +21,12 @@ pub struct ServerConfig {
     pub token_ttl: Duration,
     /// A token with less than this left is replaced by a new one when asked for again.
     pub token_refresh_window: Duration,
+    /// How long a chunked upload may stay unfinished (Feishu: 24 h).
+    pub upload_ttl: Duration,
+    /// How long a temporary download link works (Feishu: 24 h).
+    pub tmp_url_ttl: Duration,
+    /// How often expired upload sessions and stale temp files are swept.
+    pub sweep_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -30,6 +36,9 @@ impl Default for ServerConfig {
             public_url: None,
             token_ttl: Duration::from_secs(7200),
             token_refresh_window: Duration::from_secs(1800),
+            upload_ttl: Duration::from_secs(24 * 3600),
+            tmp_url_ttl: Duration::from_secs(24 * 3600),
+            sweep_interval: Duration::from_secs(600),
         }
     }
 }

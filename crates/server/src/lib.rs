@@ -10,6 +10,9 @@
 //!   for the scopes each endpoint declares.
 //! - [`access`]: document permissions, tenant isolation and bitable `extra`.
 //! - [`tokens`]: issuing tenant and app access tokens.
+//! - [`upload`]: upload targets and permissions, streamed multipart bodies, media creation.
+//! - [`tmp_url`]: signing and checking temporary download links.
+//! - [`sweep`]: removing expired upload sessions, orphan blocks, temp files and blobs.
 //! - [`serve_media`]: conditional requests, Range and the streamed body of a media.
 //! - [`seed`]: the manifest (`--seed`, `--demo`): parsed, validated whole, then applied.
 //! - [`routes`]: the thin endpoint handlers and [`app`], which wires them into a router.
@@ -24,7 +27,10 @@ pub mod routes;
 pub mod seed;
 pub mod serve_media;
 pub mod state;
+pub mod sweep;
+pub mod tmp_url;
 pub mod tokens;
+pub mod upload;
 
 pub use config::ServerConfig;
 pub use error::ApiError;
@@ -49,6 +55,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(sweep::sweep_periodically(
+        state.clone(),
+        state.config.sweep_interval,
+    ));
     let router = app(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.title_case_headers(true)
@@ -82,6 +92,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    sweeper.abort();
     graceful.shutdown().await;
     Ok(())
 }

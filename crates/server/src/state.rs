@@ -20,7 +20,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the storage the config names, creating what is missing.
+    /// Opens the storage the config names, creating what is missing, and sweeps what an
+    /// earlier run left behind.
     pub async fn open(config: ServerConfig) -> Result<Self, StoreError> {
         let (meta, blobs, secret): (Arc<dyn MetaStore>, Arc<dyn BlobStore>, [u8; 32]) =
             match &config.storage {
@@ -37,12 +38,14 @@ impl AppState {
                     (Arc::new(meta), Arc::new(blobs), secret)
                 }
             };
-        Ok(Self {
+        let state = Self {
             meta,
             blobs,
             secret: Arc::new(secret),
             config: Arc::new(config),
-        })
+        };
+        crate::sweep::sweep(&state, true).await?;
+        Ok(state)
     }
 }
 

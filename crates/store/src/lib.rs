@@ -19,7 +19,7 @@ pub mod meta;
 pub mod model;
 pub mod sqlite;
 
-pub use blob::{BlobInfo, BlobStore, ByteStream};
+pub use blob::{BlobInfo, BlobStore, ByteStream, StagedBlob};
 pub use error::{StoreError, StoreResult};
 pub use meta::{Batch, MetaStore};
 pub use model::*;

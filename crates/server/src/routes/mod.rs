@@ -2,7 +2,9 @@
 
 mod download;
 mod health;
+mod tmp_url;
 mod tokens;
+mod upload;
 
 use crate::observe::observe;
 use crate::state::AppState;
@@ -26,11 +28,37 @@ pub fn app(state: AppState) -> Router {
             "/open-apis/drive/v1/medias/{file_token}/download",
             get(download::download),
         )
+        .route(
+            "/open-apis/drive/v1/medias/upload_all",
+            post(upload::upload_all),
+        )
+        .route(
+            "/open-apis/drive/v1/medias/upload_prepare",
+            post(upload::upload_prepare),
+        )
+        .route(
+            "/open-apis/drive/v1/medias/upload_part",
+            post(upload::upload_part),
+        )
+        .route(
+            "/open-apis/drive/v1/medias/upload_finish",
+            post(upload::upload_finish),
+        )
+        .route(
+            "/open-apis/drive/v1/medias/batch_get_tmp_download_url",
+            get(tmp_url::batch_get_tmp_download_url),
+        )
+        .route(
+            feishu_media_proto::tmp_url::LINK_PATH,
+            get(tmp_url::download_by_code),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(state)
+        // Upload bodies are streamed by the handlers, which enforce their own limits.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(observe))
 }
 

@@ -7,4 +7,6 @@ mod ranges;
 mod seed;
 mod storage;
 mod support;
+mod tmp_urls;
 mod tokens;
+mod uploads;

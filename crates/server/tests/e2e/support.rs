@@ -23,7 +23,8 @@ pub fn world() -> Value {
              "scopes": ["contact:user:readonly", "docs:document.media:upload"]},
             {"app_id": "cli_other", "app_secret": "sec-o", "tenant_key": "globex", "scopes": ["drive:drive"]},
             {"app_id": "cli_stranger", "app_secret": "sec-s", "tenant_key": "acme", "scopes": ["drive:drive"]},
-            {"app_id": "cli_viewer", "app_secret": "sec-v", "tenant_key": "acme", "scopes": ["bitable:app:readonly"]}
+            {"app_id": "cli_viewer", "app_secret": "sec-v", "tenant_key": "acme", "scopes": ["bitable:app:readonly"]},
+            {"app_id": "cli_up", "app_secret": "sec-u", "tenant_key": "acme", "scopes": ["drive:drive"], "rate_limit": null}
         ],
         "users": [
             {"user_id": "ou_alice", "tenant_key": "acme", "name": "Alice"},
@@ -38,10 +39,14 @@ pub fn world() -> Value {
         ],
         "documents": [
             {"token": "doxA", "type": "docx", "tenant_key": "acme", "owner": "user:ou_alice",
-             "members": [{"principal": "app:cli_a", "role": "view"}, {"principal": "app:cli_noscope", "role": "edit"}]},
+             "members": [{"principal": "app:cli_a", "role": "view"}, {"principal": "app:cli_noscope", "role": "edit"},
+                         {"principal": "app:cli_up", "role": "edit"}]},
+            {"token": "shtA", "type": "sheet", "tenant_key": "acme",
+             "members": [{"principal": "app:cli_up", "role": "edit"}]},
             {"token": "basA", "type": "bitable", "tenant_key": "acme", "owner": "user:ou_alice",
              "advanced_permission": true,
-             "members": [{"principal": "app:cli_a", "role": "manage"}, {"principal": "app:cli_viewer", "role": "view"}]},
+             "members": [{"principal": "app:cli_a", "role": "manage"}, {"principal": "app:cli_viewer", "role": "view"},
+                         {"principal": "app:cli_up", "role": "manage"}]},
             {"token": "basOpen", "type": "bitable", "tenant_key": "acme",
              "members": [{"principal": "app:cli_a", "role": "view"}]},
             {"token": "doxG", "type": "docx", "tenant_key": "globex", "owner": "app:cli_other"}
@@ -155,4 +160,70 @@ pub async fn raw_request(base: &str, request_line_and_headers: &str) -> (u16, St
         .and_then(|c| c.parse().ok())
         .expect("status code");
     (status, head, raw[split + 4..].to_vec())
+}
+
+/// A `multipart/form-data` body built by hand, to pin exactly what goes on the wire:
+/// `(name, filename, bytes)` per part, in order. Returns (content type, body).
+pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----feishuMediaTestBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for (name, filename, data) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// POSTs a multipart body with a bearer token.
+pub async fn post_multipart(
+    url: &str,
+    token: &str,
+    parts: &[(&str, Option<&str>, &[u8])],
+) -> reqwest::Response {
+    let (ct, body) = multipart(parts);
+    client()
+        .post(url)
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", ct)
+        .body(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// POSTs JSON with a bearer token.
+pub async fn post_json(url: &str, token: &str, body: &Value) -> reqwest::Response {
+    client()
+        .post(url)
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json; charset=utf-8")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The `data` of a success envelope; panics (showing the body) on anything else.
+pub async fn expect_data(resp: reqwest::Response) -> Value {
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("JSON body");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["code"], 0, "{body}");
+    assert_eq!(body["msg"], "success", "{body}");
+    body["data"].clone()
+}
+
+/// Files in the data dir's temp folder (should be none between requests).
+pub fn temp_files(s: &TestServer) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(s.dir.join("tmp"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
 }

@@ -1,0 +1,76 @@
+//! Leftovers: expired upload sessions and their blocks, blocks whose session is gone,
+//! stale temp files, and (at start-up only) blobs that no media points at.
+
+use crate::state::AppState;
+use feishu_media_store::{StoreResult, now_ms};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// What one sweep removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    pub upload_sessions: usize,
+    pub orphan_part_sets: usize,
+    pub temp_files: usize,
+    pub orphan_blobs: usize,
+}
+
+/// Temp files younger than this may belong to a write under way.
+const STAGED_GRACE: Duration = Duration::from_secs(3600);
+
+/// One sweep. `at_startup`: no request is being served, so every temp file and every
+/// blob without a media is a leftover (while serving, a blob is committed a moment
+/// before its media, so unreferenced blobs are left alone).
+pub async fn sweep(state: &AppState, at_startup: bool) -> StoreResult<Swept> {
+    let mut swept = Swept::default();
+    for id in state.meta.expired_uploads(now_ms()).await? {
+        state.blobs.discard_parts(&id).await?;
+        state.meta.delete_upload(&id).await?;
+        swept.upload_sessions += 1;
+    }
+    for id in state.blobs.part_uploads().await? {
+        if state.meta.upload(&id).await?.is_none() {
+            state.blobs.discard_parts(&id).await?;
+            swept.orphan_part_sets += 1;
+        }
+    }
+    swept.temp_files = state
+        .blobs
+        .sweep_staged(if at_startup {
+            Duration::ZERO
+        } else {
+            STAGED_GRACE
+        })
+        .await?;
+    if at_startup {
+        let referenced: HashSet<String> = state
+            .meta
+            .list_media()
+            .await?
+            .into_iter()
+            .map(|m| m.sha256)
+            .collect();
+        for key in state.blobs.list().await? {
+            if !referenced.contains(&key) {
+                state.blobs.delete(&key).await?;
+                swept.orphan_blobs += 1;
+            }
+        }
+    }
+    if swept != Swept::default() {
+        tracing::info!(?swept, at_startup, "swept leftovers");
+    }
+    Ok(swept)
+}
+
+/// Sweeps every `interval` until the task is dropped.
+pub async fn sweep_periodically(state: AppState, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.tick().await; // the first tick is immediate; start-up already swept
+    loop {
+        tick.tick().await;
+        if let Err(e) = sweep(&state, false).await {
+            tracing::warn!(error = %e, "sweep failed");
+        }
+    }
+}

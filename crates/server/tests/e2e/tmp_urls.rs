@@ -1,0 +1,1 @@
+//! Wire contract §5: temporary download URLs.
