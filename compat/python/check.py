@@ -82,5 +82,90 @@ r = download("boxcnCompatBitable", extra=extra)
 check("bitable with extra", r.success() and r.file.read() == b"a,b\n1,2\n", f"code={r.code} msg={r.msg}")
 check("bitable file_name", r.file_name == "表格附件.csv", repr(r.file_name))
 
+# --- uploads and temporary links ---------------------------------------------------------
+import io
+import urllib.request
+import zlib
+
+from lark_oapi.api.drive.v1 import (
+    BatchGetTmpDownloadUrlMediaRequest,
+    MediaUploadInfo,
+    UploadAllMediaRequest,
+    UploadAllMediaRequestBody,
+    UploadFinishMediaRequest,
+    UploadFinishMediaRequestBody,
+    UploadPartMediaRequest,
+    UploadPartMediaRequestBody,
+    UploadPrepareMediaRequest,
+)
+
+docx_extra = json.dumps({"drive_route_token": "doxcnCompat"})
+body = (
+    UploadAllMediaRequestBody.builder()
+    .file_name("上传的图.png")
+    .parent_type("docx_image")
+    .parent_node("blkCompat")
+    .size(len(image))
+    .checksum(str(zlib.adler32(image)))
+    .extra(docx_extra)
+    .file(io.BytesIO(image))
+    .build()
+)
+r = client.drive.v1.media.upload_all(UploadAllMediaRequest.builder().request_body(body).build())
+check("upload_all with checksum and extra", r.success(), f"code={r.code} msg={r.msg}")
+uploaded = r.data.file_token if r.success() else ""
+r = download(uploaded)
+check("uploaded media downloads identical", r.success() and r.file.read() == image)
+check("uploaded media keeps its name", r.file_name == "上传的图.png", repr(r.file_name))
+
+bad = (
+    UploadAllMediaRequestBody.builder()
+    .file_name("x.bin").parent_type("docx_file").parent_node("blkCompat")
+    .size(3).checksum("1").extra(docx_extra).file(io.BytesIO(b"abc")).build()
+)
+r = client.drive.v1.media.upload_all(UploadAllMediaRequest.builder().request_body(bad).build())
+check("wrong checksum gives 1062008", r.code == 1062008, f"code={r.code}")
+
+# Chunked: 2 blocks of the 300 KiB file would need 4 MiB blocks; send a 4 MiB + tail file.
+big = large * 14 + b"tail"  # 4.2 MiB: two blocks
+info = (
+    MediaUploadInfo.builder()
+    .file_name("big.bin").parent_type("docx_file").parent_node("blkCompat")
+    .size(len(big)).extra(docx_extra).build()
+)
+r = client.drive.v1.media.upload_prepare(UploadPrepareMediaRequest.builder().request_body(info).build())
+check("upload_prepare", r.success() and r.data.block_num == 2 and r.data.block_size == 4194304, f"code={r.code}")
+upload_id = r.data.upload_id if r.success() else ""
+for seq in (1, 0):
+    chunk = big[seq * 4194304:(seq + 1) * 4194304]
+    part = (
+        UploadPartMediaRequestBody.builder()
+        .upload_id(upload_id).seq(seq).size(len(chunk)).checksum(str(zlib.adler32(chunk)))
+        .file(io.BytesIO(chunk)).build()
+    )
+    r = client.drive.v1.media.upload_part(UploadPartMediaRequest.builder().request_body(part).build())
+    check(f"upload_part seq {seq}", r.success(), f"code={r.code} msg={r.msg}")
+fin = UploadFinishMediaRequestBody.builder().upload_id(upload_id).block_num(2).build()
+r = client.drive.v1.media.upload_finish(UploadFinishMediaRequest.builder().request_body(fin).build())
+check("upload_finish", r.success(), f"code={r.code} msg={r.msg}")
+chunked = r.data.file_token if r.success() else ""
+r = download(chunked)
+check("chunked upload downloads identical", r.success() and r.file.read() == big)
+
+r = client.drive.v1.media.batch_get_tmp_download_url(
+    BatchGetTmpDownloadUrlMediaRequest.builder().file_tokens(["boxcnCompatImage", chunked]).build()
+)
+check("batch_get_tmp_download_url", r.success() and len(r.data.tmp_download_urls) == 2, f"code={r.code} msg={r.msg}")
+if r.success():
+    urls = {u.file_token: u.tmp_download_url for u in r.data.tmp_download_urls}
+    got = urllib.request.urlopen(urls["boxcnCompatImage"]).read()
+    check("temporary link serves the bytes without a token", got == image)
+    req = urllib.request.Request(urls[chunked], headers={"Range": "bytes=-4"})
+    check("temporary link honours Range", urllib.request.urlopen(req).read() == b"tail")
+r = client.drive.v1.media.batch_get_tmp_download_url(
+    BatchGetTmpDownloadUrlMediaRequest.builder().file_tokens(["boxcnCompatBitable"]).extra(extra).build()
+)
+check("temporary link for a bitable with extra", r.success(), f"code={r.code} msg={r.msg}")
+
 print(f"python lark-oapi: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
