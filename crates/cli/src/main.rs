@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use feishu_media_server::config::Storage;
+use feishu_media_server::config::{self, Storage};
 use feishu_media_server::seed::SeedError;
 use feishu_media_server::{AppState, ServerConfig, demo, seed};
 use std::path::PathBuf;
@@ -53,6 +53,19 @@ struct ServeArgs {
     /// Load a small demo world and print curl lines that use it.
     #[arg(long, env = "FEISHU_MEDIA_DEMO")]
     demo: bool,
+    /// The server secret (any text; replicas sharing it accept each other's tokens and
+    /// links). Default: generated once into the data dir. Prefer the env var or the file.
+    #[arg(long, env = "FEISHU_MEDIA_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// A file holding the server secret.
+    #[arg(long, env = "FEISHU_MEDIA_SECRET_FILE", conflicts_with = "secret")]
+    secret_file: Option<PathBuf>,
+    /// Seconds a temporary download link stays valid.
+    #[arg(long, env = "FEISHU_MEDIA_TMP_URL_TTL", default_value_t = 24 * 3600)]
+    tmp_url_ttl: u64,
+    /// Seconds a chunked upload may stay unfinished.
+    #[arg(long, env = "FEISHU_MEDIA_UPLOAD_TTL", default_value_t = 24 * 3600)]
+    upload_ttl: u64,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "FEISHU_MEDIA_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
@@ -104,6 +117,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let secret = match (&args.secret, &args.secret_file) {
+        (Some(text), _) => Some(text.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --secret-file {}", path.display()))?,
+        ),
+        (None, None) => None,
+    };
+    if secret.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        anyhow::bail!("the server secret is empty");
+    }
     let config = ServerConfig {
         storage: if args.memory {
             Storage::Memory
@@ -111,6 +135,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Storage::DataDir(args.data_dir.clone())
         },
         public_url: Some(base.clone()),
+        secret: secret.as_deref().map(config::secret_from_text),
+        tmp_url_ttl: Duration::from_secs(args.tmp_url_ttl),
+        upload_ttl: Duration::from_secs(args.upload_ttl),
         ..ServerConfig::default()
     };
     let state = AppState::open(config)

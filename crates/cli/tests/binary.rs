@@ -256,3 +256,97 @@ fn a_large_media_streams_without_being_held_in_memory() {
         "peak RSS {peak_mib} MiB while serving a 512 MiB media"
     );
 }
+
+#[test]
+fn temporary_links_use_the_public_url() {
+    let server = Server::start(&[
+        "--memory",
+        "--demo",
+        "--public-url",
+        "https://media.example.test:9443/",
+    ]);
+    let out = curl(&[
+        "-sS",
+        "-f",
+        "-H",
+        "Authorization: Bearer u-demo-alice",
+        &format!(
+            "{}/open-apis/drive/v1/medias/batch_get_tmp_download_url?file_tokens=boxcnDemoText",
+            server.base
+        ),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let link = v["data"]["tmp_download_urls"][0]["tmp_download_url"]
+        .as_str()
+        .unwrap();
+    let prefix = "https://media.example.test:9443/space/api/box/stream/download/authcode/?code=";
+    assert!(link.starts_with(prefix), "{link}");
+    // The same path on the address the server really listens on serves the file.
+    let local = format!(
+        "{}{}",
+        server.base,
+        &link["https://media.example.test:9443".len()..]
+    );
+    let body = curl(&["-sS", "-f", &local]);
+    assert!(String::from_utf8_lossy(&body.stdout).starts_with("Hello from feishu-media."));
+}
+
+fn tmp_link(base: &str) -> String {
+    let out = curl(&[
+        "-sS",
+        "-f",
+        "-H",
+        "Authorization: Bearer u-demo-alice",
+        &format!(
+            "{base}/open-apis/drive/v1/medias/batch_get_tmp_download_url?file_tokens=boxcnDemoText"
+        ),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON answer");
+    v["data"]["tmp_download_urls"][0]["tmp_download_url"]
+        .as_str()
+        .expect("a link")
+        .to_owned()
+}
+
+fn status_of(url: &str) -> String {
+    String::from_utf8_lossy(&curl(&["-s", "-o", "/dev/null", "-w", "%{http_code}", url]).stdout)
+        .into_owned()
+}
+
+#[test]
+fn replicas_sharing_a_secret_accept_each_others_links_and_links_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, "correct horse battery staple\n").unwrap();
+    let s = secret_file.to_str().unwrap();
+    let a = Server::start(&[
+        "--memory",
+        "--demo",
+        "--secret-file",
+        s,
+        "--tmp-url-ttl",
+        "2",
+    ]);
+    let b = Server::start(&["--memory", "--demo", "--secret-file", s]);
+    let c = Server::start(&["--memory", "--demo"]);
+    let link = tmp_link(&a.base);
+    let path = &link[a.base.len()..];
+    assert_eq!(status_of(&link), "200");
+    assert_eq!(
+        status_of(&format!("{}{path}", b.base)),
+        "200",
+        "same secret, other replica"
+    );
+    assert_eq!(
+        status_of(&format!("{}{path}", c.base)),
+        "403",
+        "another secret"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(status_of(&link), "403", "expired after --tmp-url-ttl");
+}

@@ -25,6 +25,10 @@ pub struct ServerConfig {
     pub upload_ttl: Duration,
     /// How long a temporary download link works (Feishu: 24 h).
     pub tmp_url_ttl: Duration,
+    /// The server secret, when given (`FEISHU_MEDIA_SECRET` / `--secret-file`): replicas
+    /// that share it accept each other's tokens and links. `None`: generated once into
+    /// the data dir (or at random for `--memory`).
+    pub secret: Option<[u8; 32]>,
     /// How often expired upload sessions and stale temp files are swept.
     pub sweep_interval: Duration,
 }
@@ -38,7 +42,15 @@ impl Default for ServerConfig {
             token_refresh_window: Duration::from_secs(1800),
             upload_ttl: Duration::from_secs(24 * 3600),
             tmp_url_ttl: Duration::from_secs(24 * 3600),
+            secret: None,
             sweep_interval: Duration::from_secs(600),
         }
     }
+}
+
+/// The 32-byte key for a secret given as text: its SHA-256, so any passphrase works and
+/// the key is always full length.
+pub fn secret_from_text(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.trim().as_bytes()).into()
 }

@@ -28,13 +28,16 @@ impl AppState {
                 Storage::Memory => (
                     Arc::new(MemoryMeta::new()),
                     Arc::new(MemoryBlobs::new()),
-                    rand::random(),
+                    config.secret.unwrap_or_else(rand::random),
                 ),
                 Storage::DataDir(dir) => {
                     tokio::fs::create_dir_all(dir).await?;
                     let meta = SqliteMeta::open(&dir.join("meta.sqlite")).await?;
                     let blobs = FsBlobs::open(dir).await?;
-                    let secret = load_or_create_secret(&dir.join("secret")).await?;
+                    let secret = match config.secret {
+                        Some(s) => s,
+                        None => load_or_create_secret(&dir.join("secret")).await?,
+                    };
                     (Arc::new(meta), Arc::new(blobs), secret)
                 }
             };
