@@ -350,3 +350,124 @@ fn replicas_sharing_a_secret_accept_each_others_links_and_links_expire() {
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(status_of(&link), "403", "expired after --tmp-url-ttl");
 }
+
+#[test]
+fn large_uploads_stream_without_being_held_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = world_with_file(dir.path(), 1);
+    let data = dir.path().join("data");
+    let server = Server::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--seed",
+        manifest.to_str().unwrap(),
+    ]);
+    let block = 4 * 1024 * 1024;
+    let blocks = 48; // 192 MiB through the chunked calls
+    let block_file = dir.path().join("block.bin");
+    std::fs::write(&block_file, vec![b'z'; block]).unwrap();
+    let auth = "Authorization: Bearer u-t";
+    let extra = r#"{"drive_route_token":"dox"}"#;
+
+    // upload_all at its 20 MiB limit.
+    let twenty = dir.path().join("twenty.bin");
+    std::fs::File::create(&twenty)
+        .unwrap()
+        .set_len(20 * 1024 * 1024)
+        .unwrap();
+    let out = curl(&[
+        "-sS",
+        "-f",
+        "-H",
+        auth,
+        "-F",
+        "file_name=twenty.bin",
+        "-F",
+        "parent_type=docx_file",
+        "-F",
+        "parent_node=b",
+        "-F",
+        "size=20971520",
+        "-F",
+        &format!("extra={extra}"),
+        "-F",
+        &format!("file=@{}", twenty.display()),
+        &format!("{}/open-apis/drive/v1/medias/upload_all", server.base),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("file_token"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let size = block * blocks;
+    let prepare = serde_json::json!({"file_name": "big.bin", "parent_type": "docx_file", "parent_node": "b",
+        "size": size, "extra": extra});
+    let out = curl(&[
+        "-sS",
+        "-f",
+        "-H",
+        auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &prepare.to_string(),
+        &format!("{}/open-apis/drive/v1/medias/upload_prepare", server.base),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = v["data"]["upload_id"].as_str().unwrap().to_owned();
+    for seq in 0..blocks {
+        let out = curl(&[
+            "-sS",
+            "-f",
+            "-H",
+            auth,
+            "-F",
+            &format!("upload_id={id}"),
+            "-F",
+            &format!("seq={seq}"),
+            "-F",
+            &format!("size={block}"),
+            "-F",
+            &format!("file=@{}", block_file.display()),
+            &format!("{}/open-apis/drive/v1/medias/upload_part", server.base),
+        ]);
+        assert!(
+            out.status.success(),
+            "part {seq}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let finish = serde_json::json!({"upload_id": id, "block_num": blocks});
+    let out = curl(&[
+        "-sS",
+        "-f",
+        "-H",
+        auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &finish.to_string(),
+        &format!("{}/open-apis/drive/v1/medias/upload_finish", server.base),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = v["data"]["file_token"].as_str().expect("a file token");
+    let out = curl(&[
+        "-sS",
+        "-f",
+        "-H",
+        auth,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download}",
+        &format!("{}/open-apis/drive/v1/medias/{token}/download", server.base),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), size.to_string());
+    let peak_mib = peak_rss_kib(server.pid()) / 1024;
+    println!(
+        "peak RSS after a 20 MiB upload_all and a {} MiB chunked upload: {peak_mib} MiB",
+        size >> 20
+    );
+    assert!(peak_mib < 96, "peak RSS {peak_mib} MiB");
+}

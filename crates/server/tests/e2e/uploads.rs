@@ -648,3 +648,47 @@ async fn sweeps_remove_expired_sessions_orphan_blocks_and_orphan_blobs() {
         hundred()
     );
 }
+
+#[tokio::test]
+async fn an_upload_in_flight_does_not_block_downloads() {
+    use tokio::io::AsyncWriteExt;
+    let s = server().await;
+    let token = s.tenant_token("cli_up", "sec-u").await;
+    let (ct, body) = multipart(&docx_parts("slow.bin", "2000000", &vec![3u8; 2_000_000]));
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /open-apis/drive/v1/medias/upload_all HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body[..1_000_000]).await.unwrap();
+    conn.flush().await.unwrap();
+    // Half the upload is in; the rest waits. Downloads go on meanwhile.
+    for _ in 0..20 {
+        let resp = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            get(&s.download_url("boxHundred"), "u-alice", &[]),
+        )
+        .await
+        .expect("a download waited on an upload");
+        assert_eq!(resp.bytes().await.unwrap(), hundred());
+    }
+    // Then the upload completes and is answered.
+    conn.write_all(&body[1_000_000..]).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    use tokio::io::AsyncReadExt;
+    while !answer.windows(10).any(|w| w == b"file_token") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), conn.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            n > 0,
+            "connection closed: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+}
