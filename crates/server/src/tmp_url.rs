@@ -80,10 +80,13 @@ mod tests {
             verify(&KEY, &format!("{forged}.{tag}"), 0),
             Err(CodeError::BadSignature)
         );
-        assert_eq!(
-            verify(&KEY, &code[..code.len() - 2], 0),
-            Err(CodeError::BadSignature)
-        );
+        // A truncated tag is either not base64 any more or the wrong tag.
+        for cut in 1..4 {
+            assert!(matches!(
+                verify(&KEY, &code[..code.len() - cut], 0),
+                Err(CodeError::BadSignature | CodeError::Malformed)
+            ));
+        }
         assert_eq!(verify(&KEY, payload, 0), Err(CodeError::Malformed));
         for junk in ["", ".", "!!.!!", "a.b.c", &"x".repeat(10_000)] {
             assert!(verify(&KEY, junk, 0).is_err(), "{junk}");
