@@ -158,6 +158,76 @@ pub async fn meta_suite(store: &dyn MetaStore) {
 
     assert_eq!(store.list_media().await.unwrap().len(), 1);
     upload_sessions(store).await;
+    listings_and_deletes(store).await;
+    day_counts(store).await;
+}
+
+/// Listings are complete and ordered; deletes say whether something went; wipe empties.
+async fn listings_and_deletes(store: &dyn MetaStore) {
+    let apps: Vec<String> = store
+        .list_apps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.app_id)
+        .collect();
+    assert_eq!(apps, ["cli_a", "cli_b"]);
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+    assert_eq!(store.list_documents().await.unwrap().len(), 1);
+    let users: Vec<String> = store
+        .list_tokens(StoredTokenKind::User)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.hash)
+        .collect();
+    assert_eq!(users, ["h3"]);
+    let media: Vec<String> = store
+        .list_media()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.file_token)
+        .collect();
+    assert_eq!(media, ["boxA", "boxFinished"], "ordered by token");
+
+    assert!(store.delete_app("cli_b").await.unwrap());
+    assert!(!store.delete_app("cli_b").await.unwrap());
+    assert_eq!(store.app("cli_b").await.unwrap(), None);
+    assert!(store.delete_token("h3").await.unwrap());
+    assert!(store.delete_media("boxFinished").await.unwrap());
+    assert!(store.delete_document("bascnX").await.unwrap());
+    assert!(store.delete_user("ou_a").await.unwrap());
+    assert!(!store.delete_user("ou_a").await.unwrap());
+
+    store.put_upload(&session("upW", 1)).await.unwrap();
+    store.wipe().await.unwrap();
+    assert!(store.list_apps().await.unwrap().is_empty());
+    assert!(store.list_media().await.unwrap().is_empty());
+    assert_eq!(store.upload("upW").await.unwrap(), None);
+    assert_eq!(store.token("h2").await.unwrap(), None);
+}
+
+/// Daily request counts: saved, read back, older days dropped.
+async fn day_counts(store: &dyn MetaStore) {
+    assert_eq!(store.day_count("k", 10).await.unwrap(), 0);
+    store
+        .save_day_counts(&[("k".into(), 10, 42), ("j".into(), 10, 1)])
+        .await
+        .unwrap();
+    assert_eq!(store.day_count("k", 10).await.unwrap(), 42);
+    store
+        .save_day_counts(&[("k".into(), 10, 43)])
+        .await
+        .unwrap();
+    assert_eq!(store.day_count("k", 10).await.unwrap(), 43);
+    store.save_day_counts(&[("k".into(), 11, 1)]).await.unwrap();
+    assert_eq!(
+        store.day_count("k", 10).await.unwrap(),
+        0,
+        "older days are dropped"
+    );
+    assert_eq!(store.day_count("k", 11).await.unwrap(), 1);
 }
 
 fn session(id: &str, expires: i64) -> UploadSession {

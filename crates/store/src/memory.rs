@@ -22,6 +22,7 @@ struct Tables {
     documents: HashMap<String, Document>,
     media: HashMap<String, Media>,
     uploads: HashMap<String, UploadSession>,
+    day_counts: HashMap<(String, i64), u64>,
 }
 
 /// Metadata in a few hash maps behind one lock (a batch is applied under it, so it is atomic).
@@ -109,7 +110,10 @@ impl MetaStore for MemoryMeta {
     }
 
     async fn list_media(&self) -> StoreResult<Vec<Media>> {
-        Ok(self.read()?.media.values().cloned().collect())
+        Ok(sorted(
+            self.read()?.media.values().cloned().collect(),
+            |m: &Media| m.file_token.clone(),
+        ))
     }
 
     async fn put_upload(&self, session: &UploadSession) -> StoreResult<()> {
@@ -147,9 +151,92 @@ impl MetaStore for MemoryMeta {
             .collect())
     }
 
+    async fn list_apps(&self) -> StoreResult<Vec<App>> {
+        Ok(sorted(
+            self.read()?.apps.values().cloned().collect(),
+            |a: &App| a.app_id.clone(),
+        ))
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        Ok(sorted(
+            self.read()?.users.values().cloned().collect(),
+            |u: &User| u.user_id.clone(),
+        ))
+    }
+
+    async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>> {
+        let tokens = self
+            .read()?
+            .tokens
+            .values()
+            .filter(|t| t.kind == kind)
+            .cloned()
+            .collect();
+        Ok(sorted(tokens, |t: &AccessToken| t.hash.clone()))
+    }
+
+    async fn list_documents(&self) -> StoreResult<Vec<Document>> {
+        Ok(sorted(
+            self.read()?.documents.values().cloned().collect(),
+            |d: &Document| d.token.clone(),
+        ))
+    }
+
+    async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
+        Ok(self.write()?.apps.remove(app_id).is_some())
+    }
+
+    async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
+        Ok(self.write()?.users.remove(user_id).is_some())
+    }
+
+    async fn delete_token(&self, hash: &str) -> StoreResult<bool> {
+        Ok(self.write()?.tokens.remove(hash).is_some())
+    }
+
+    async fn delete_document(&self, token: &str) -> StoreResult<bool> {
+        Ok(self.write()?.documents.remove(token).is_some())
+    }
+
+    async fn delete_media(&self, file_token: &str) -> StoreResult<bool> {
+        Ok(self.write()?.media.remove(file_token).is_some())
+    }
+
+    async fn wipe(&self) -> StoreResult<()> {
+        *self.write()? = Tables::default();
+        Ok(())
+    }
+
+    async fn day_count(&self, key: &str, day: i64) -> StoreResult<u64> {
+        Ok(self
+            .read()?
+            .day_counts
+            .get(&(key.to_owned(), day))
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn save_day_counts(&self, counts: &[(String, i64, u64)]) -> StoreResult<()> {
+        let mut t = self.write()?;
+        if let Some(oldest) = counts.iter().map(|c| c.1).min() {
+            t.day_counts.retain(|(_, day), _| *day >= oldest);
+        }
+        for (key, day, count) in counts {
+            t.day_counts.insert((key.clone(), *day), *count);
+        }
+        Ok(())
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
     }
+}
+
+/// A listing in a stable order, as the SQL backends give it.
+fn sorted<T>(mut items: Vec<T>, key: impl Fn(&T) -> String) -> Vec<T> {
+    items.sort_by_key(|i| key(i));
+    items
 }
 
 #[derive(Default)]

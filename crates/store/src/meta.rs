@@ -65,6 +65,28 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Ids of sessions that expired before `before_ms`.
     async fn expired_uploads(&self, before_ms: i64) -> StoreResult<Vec<String>>;
 
+    async fn list_apps(&self) -> StoreResult<Vec<App>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Tokens of one kind (the admin API lists user tokens).
+    async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>>;
+    async fn list_documents(&self) -> StoreResult<Vec<Document>>;
+
+    /// Hard deletes; each answers whether something was there.
+    async fn delete_app(&self, app_id: &str) -> StoreResult<bool>;
+    async fn delete_user(&self, user_id: &str) -> StoreResult<bool>;
+    async fn delete_token(&self, hash: &str) -> StoreResult<bool>;
+    async fn delete_document(&self, token: &str) -> StoreResult<bool>;
+    async fn delete_media(&self, file_token: &str) -> StoreResult<bool>;
+
+    /// Removes every object of every kind (the admin API's reset).
+    async fn wipe(&self) -> StoreResult<()>;
+
+    /// The persisted request count of rate-limit key `key` on day `day` (0 when none).
+    async fn day_count(&self, key: &str, day: i64) -> StoreResult<u64>;
+    /// Persists request counts `(key, day, count)`, replacing what is stored; days before
+    /// the oldest given are dropped.
+    async fn save_day_counts(&self, counts: &[(String, i64, u64)]) -> StoreResult<()>;
+
     /// Answers when the backend can serve (readiness).
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -30,6 +30,13 @@ fn migrator() -> Migrator {
             include_str!("migrations/sqlite/0002_uploads.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "day_counts".into(),
+            MigrationType::Simple,
+            include_str!("migrations/sqlite/0003_day_counts.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -56,6 +63,16 @@ impl SqliteMeta {
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(Self { pool })
+    }
+
+    /// Runs a one-parameter DELETE; whether a row went.
+    async fn delete_where(&self, sql: &'static str, id: &str) -> StoreResult<bool> {
+        Ok(sqlx::query(sql)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            > 0)
     }
 }
 
@@ -133,6 +150,14 @@ fn app_row(r: &SqliteRow) -> StoreResult<App> {
         tenant_key: r.try_get("tenant_key")?,
         scopes: from_json(&r.try_get::<String, _>("scopes")?)?,
         rate_limit: opt_json(r.try_get("rate_limit")?)?,
+    })
+}
+
+fn user_row(r: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        user_id: r.try_get("user_id")?,
+        tenant_key: r.try_get("tenant_key")?,
+        name: r.try_get("name")?,
     })
 }
 
@@ -266,14 +291,7 @@ impl MetaStore for SqliteMeta {
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(User {
-                user_id: r.try_get("user_id")?,
-                tenant_key: r.try_get("tenant_key")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(user_row).transpose()
     }
 
     async fn token(&self, hash: &str) -> StoreResult<Option<AccessToken>> {
@@ -392,6 +410,111 @@ impl MetaStore for SqliteMeta {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| Ok(r.try_get("upload_id")?)).collect()
+    }
+
+    async fn list_apps(&self) -> StoreResult<Vec<App>> {
+        let rows = sqlx::query("SELECT * FROM apps ORDER BY app_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(app_row).collect()
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY user_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>> {
+        let rows = sqlx::query("SELECT * FROM tokens WHERE kind = ? ORDER BY hash")
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(token_row).collect()
+    }
+
+    async fn list_documents(&self) -> StoreResult<Vec<Document>> {
+        let rows = sqlx::query("SELECT * FROM documents ORDER BY token")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(document_row).collect()
+    }
+
+    async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
+        self.delete_where("DELETE FROM apps WHERE app_id = ?", app_id)
+            .await
+    }
+
+    async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
+        self.delete_where("DELETE FROM users WHERE user_id = ?", user_id)
+            .await
+    }
+
+    async fn delete_token(&self, hash: &str) -> StoreResult<bool> {
+        self.delete_where("DELETE FROM tokens WHERE hash = ?", hash)
+            .await
+    }
+
+    async fn delete_document(&self, token: &str) -> StoreResult<bool> {
+        self.delete_where("DELETE FROM documents WHERE token = ?", token)
+            .await
+    }
+
+    async fn delete_media(&self, file_token: &str) -> StoreResult<bool> {
+        self.delete_where("DELETE FROM media WHERE file_token = ?", file_token)
+            .await
+    }
+
+    async fn wipe(&self) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for table in [
+            "apps",
+            "users",
+            "tokens",
+            "documents",
+            "media",
+            "uploads",
+            "day_counts",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn day_count(&self, key: &str, day: i64) -> StoreResult<u64> {
+        let row = sqlx::query("SELECT count FROM day_counts WHERE key = ? AND day = ?")
+            .bind(key)
+            .bind(day)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => u64_of(r.try_get("count")?, "count"),
+            None => Ok(0),
+        }
+    }
+
+    async fn save_day_counts(&self, counts: &[(String, i64, u64)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(oldest) = counts.iter().map(|c| c.1).min() {
+            sqlx::query("DELETE FROM day_counts WHERE day < ?")
+                .bind(oldest)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (key, day, count) in counts {
+            sqlx::query("INSERT OR REPLACE INTO day_counts (key, day, count) VALUES (?, ?, ?)")
+                .bind(key)
+                .bind(day)
+                .bind(i64_of(*count, "count")?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
