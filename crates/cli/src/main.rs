@@ -66,6 +66,13 @@ struct ServeArgs {
     /// Seconds a chunked upload may stay unfinished.
     #[arg(long, env = "FEISHU_MEDIA_UPLOAD_TTL", default_value_t = 24 * 3600)]
     upload_ttl: u64,
+    /// Bearer token of the admin API (`/_admin/v1/`); without one the admin API is off.
+    /// `--demo` makes one up when none is given.
+    #[arg(long, env = "FEISHU_MEDIA_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// A JSON file of fault-injection rules to start with.
+    #[arg(long, env = "FEISHU_MEDIA_FAULTS")]
+    faults: Option<PathBuf>,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "FEISHU_MEDIA_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
@@ -117,6 +124,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let admin_token = match (&args.admin_token, args.demo) {
+        (Some(t), _) if t.trim().is_empty() => anyhow::bail!("the admin token is empty"),
+        (Some(t), _) => Some(t.clone()),
+        (None, true) => Some(format!("adm-{}", random_hex())),
+        (None, false) => None,
+    };
     let secret = match (&args.secret, &args.secret_file) {
         (Some(text), _) => Some(text.clone()),
         (None, Some(path)) => Some(
@@ -138,6 +151,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         secret: secret.as_deref().map(config::secret_from_text),
         tmp_url_ttl: Duration::from_secs(args.tmp_url_ttl),
         upload_ttl: Duration::from_secs(args.upload_ttl),
+        admin_token: admin_token.clone(),
         ..ServerConfig::default()
     };
     let state = AppState::open(config)
@@ -152,12 +166,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.demo {
         let manifest = seed::parse(demo::manifest().to_string().as_bytes())?;
-        seed::apply(&state, &manifest, std::path::Path::new(".")).await?;
+        seed::load_startup(&state, manifest, PathBuf::from(".")).await?;
+    }
+    if let Some(path) = &args.faults {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read --faults {}", path.display()))?;
+        let rules = feishu_media_server::faults::parse_rules(&bytes)
+            .map_err(|e| anyhow::anyhow!("--faults {}: {e}", path.display()))?;
+        state.faults.set(rules);
     }
 
     println!("feishu-media listening on http://{addr}");
     if args.demo {
-        println!("\n{}", demo::instructions(&base));
+        println!("\n{}", demo::instructions(&base, admin_token.as_deref()));
     }
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -198,4 +219,23 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// 16 random bytes as hex, from the OS (for a generated admin token).
+fn random_hex() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_err()
+    {
+        // No /dev/urandom: time and process id are still unguessable enough for a demo.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            ^ u128::from(std::process::id());
+        bytes = seed.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,7 +11,7 @@ use feishu_media_proto::ErrorCode;
 use feishu_media_proto::envelope::PermissionViolation;
 use feishu_media_proto::scope;
 use feishu_media_proto::token::{TokenKind, bearer};
-use feishu_media_store::{Principal, StoredTokenKind, now_ms};
+use feishu_media_store::{Principal, RateLimit, StoredTokenKind, now_ms};
 use sha2::{Digest, Sha256};
 use std::marker::PhantomData;
 
@@ -78,6 +78,8 @@ pub struct Caller {
     pub tenant_key: String,
     /// The app for tenant tokens, the user for user tokens: whose document roles count.
     pub principal: Principal,
+    /// The app's rate limit; `None`: no limits.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// A caller that passed the checks of endpoint `E`.
@@ -99,6 +101,24 @@ impl<E: Endpoint> FromRequestParts<AppState> for Authed<E> {
         note(&parts.extensions, |n| {
             n.app_id = Some(caller.app_id.clone())
         });
+        // Check 3 of the contract's order: after token and scope, before anything else.
+        if let Err(e) = state
+            .limits
+            .check(state.meta.as_ref(), &caller, E::NAME)
+            .await
+        {
+            state.metrics.rate_limited(E::NAME);
+            return Err(e);
+        }
+        let file_token = crate::routes::file_token_of(parts);
+        inject_fault(
+            state,
+            &parts.extensions,
+            E::NAME,
+            Some(&caller.app_id),
+            file_token.as_deref(),
+        )
+        .await?;
         Ok(Self {
             caller,
             _endpoint: PhantomData,
@@ -138,6 +158,7 @@ async fn authenticate(
             }
             Ok(Caller {
                 principal: Principal::App(app.app_id.clone()),
+                rate_limit: app.rate_limit,
                 app_id: app.app_id,
                 tenant_key: record.tenant_key,
             })
@@ -156,12 +177,44 @@ async fn authenticate(
             if !scope::grants(record.scopes.as_deref().unwrap_or_default(), accepted) {
                 return Err(scope_error(ErrorCode::UserScopeMissing, accepted));
             }
+            // A user token counts against its app's limits.
+            let app = state
+                .meta
+                .app(&record.app_id)
+                .await?
+                .ok_or_else(|| ApiError::new(ErrorCode::InvalidUserToken))?;
             Ok(Caller {
                 app_id: record.app_id,
                 tenant_key: record.tenant_key,
                 principal: Principal::User(user_id),
+                rate_limit: app.rate_limit,
             })
         }
+    }
+}
+
+/// Applies the fault rule that fires for this request, if any: a delay, an answer in
+/// place of the real one, or a note that the body is to be cut.
+pub async fn inject_fault(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    endpoint: &str,
+    app_id: Option<&str>,
+    file_token: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(action) = state.faults.decide(endpoint, app_id, file_token) else {
+        return Ok(());
+    };
+    state.metrics.fault_fired(endpoint);
+    if let Some(ms) = action.delay_ms {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    if let Some(bytes) = action.cut_after_bytes {
+        note(extensions, |n| n.cut_after_bytes = Some(bytes));
+    }
+    match action.error() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 

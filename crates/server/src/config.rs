@@ -29,6 +29,10 @@ pub struct ServerConfig {
     /// that share it accept each other's tokens and links. `None`: generated once into
     /// the data dir (or at random for `--memory`).
     pub secret: Option<[u8; 32]>,
+    /// The admin API's bearer token; `None` switches the admin API off.
+    pub admin_token: Option<String>,
+    /// Hours east of UTC where the rate limits' day ends (Feishu: UTC+8).
+    pub day_offset_hours: i64,
     /// How often expired upload sessions and stale temp files are swept.
     pub sweep_interval: Duration,
 }
@@ -43,6 +47,8 @@ impl Default for ServerConfig {
             upload_ttl: Duration::from_secs(24 * 3600),
             tmp_url_ttl: Duration::from_secs(24 * 3600),
             secret: None,
+            admin_token: None,
+            day_offset_hours: 8,
             sweep_interval: Duration::from_secs(600),
         }
     }

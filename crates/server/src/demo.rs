@@ -46,11 +46,20 @@ pub fn manifest() -> serde_json::Value {
 }
 
 /// The lines `serve --demo` prints, for a server reachable at `base`.
-pub fn instructions(base: &str) -> String {
+pub fn instructions(base: &str, admin_token: Option<&str>) -> String {
     let extra = r#"{"bitablePerm":{"tableId":"tblDemo","attachments":{"fldDemo":{"recDemo":["boxcnDemoSheet"]}}}}"#;
     let extra_q: String =
         percent_encoding::utf8_percent_encode(extra, percent_encoding::NON_ALPHANUMERIC)
             .to_string();
+    let admin = match admin_token {
+        Some(t) => format!(
+            "\n# 6. the admin API: the latest requests, then make the next download fail once\n\
+             curl -sS -H 'Authorization: Bearer {t}' '{base}/_admin/v1/requests?limit=5'\n\
+             curl -sS -X PUT -H 'Authorization: Bearer {t}' {base}/_admin/v1/faults \\\n  \
+             -d '[{{\"endpoint\":\"download\",\"times\":1,\"action\":{{\"status\":500,\"code\":1061001}}}}]'\n"
+        ),
+        None => String::new(),
+    };
     format!(
         r#"feishu-media demo world is ready at {base}
   app_id={APP_ID}  app_secret={APP_SECRET}  user token={USER_TOKEN}
@@ -71,6 +80,6 @@ curl -sS -H 'Authorization: Bearer {USER_TOKEN}' {base}/open-apis/drive/v1/media
 
 # 5. a bitable attachment: advanced permissions need `extra`
 curl -sS -H "Authorization: Bearer $TOKEN" '{base}/open-apis/drive/v1/medias/{BITABLE_TOKEN}/download?extra={extra_q}'
-"#
+{admin}"#
     )
 }

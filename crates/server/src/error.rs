@@ -24,6 +24,8 @@ pub struct ErrorParts {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// What really went wrong, for the log only.
     pub internal: Option<String>,
+    /// A code number that is no [`ErrorCode`] (fault rules may answer any code).
+    pub code_number: Option<i64>,
 }
 
 impl std::ops::Deref for ApiError {
@@ -49,6 +51,7 @@ impl ApiError {
             violations: Vec::new(),
             headers: Vec::new(),
             internal: None,
+            code_number: None,
         }))
     }
 
@@ -112,7 +115,7 @@ impl IntoResponse for ApiError {
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
         });
         let envelope = ErrorEnvelope {
-            code: parts.code.code(),
+            code: parts.code_number.unwrap_or(parts.code.code()),
             msg: parts.msg.unwrap_or_else(|| parts.code.message().to_owned()),
             error: Some(ErrorDetail {
                 log_id,
@@ -130,7 +133,8 @@ impl IntoResponse for ApiError {
         for (name, value) in parts.headers {
             h.insert(name, value);
         }
-        resp.extensions_mut().insert(FeishuCode(parts.code.code()));
+        resp.extensions_mut()
+            .insert(FeishuCode(parts.code_number.unwrap_or(parts.code.code())));
         resp
     }
 }

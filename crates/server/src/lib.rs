@@ -5,7 +5,7 @@
 //! - [`config`]: the typed settings, with defaults.
 //! - [`state`]: what every handler shares (stores, secret, config) and how it is opened.
 //! - [`error`]: [`ApiError`], the one place the JSON error envelope is written.
-//! - [`observe`]: per-request log id (`X-Tt-Logid`) and the structured request log line.
+//! - [`observe`]: per-request log id (`X-Tt-Logid`), the log line, request log and metrics.
 //! - [`auth`]: bearer tokens and scopes, checked once by the [`auth::Authed`] extractor
 //!   for the scopes each endpoint declares.
 //! - [`access`]: document permissions, tenant isolation and bitable `extra`.
@@ -16,13 +16,24 @@
 //! - [`serve_media`]: conditional requests, Range and the streamed body of a media.
 //! - [`seed`]: the manifest (`--seed`, `--demo`): parsed, validated whole, then applied.
 //! - [`routes`]: the thin endpoint handlers and [`app`], which wires them into a router.
+//! - [`clock`]: real time that tests can advance.
+//! - [`limits`]: Feishu's per-second and daily rate limits, and the 429 answer.
+//! - [`faults`]: fault-injection rules for testers.
+//! - [`request_log`], [`metrics`]: the latest requests and `GET /metrics`.
+//! - [`admin`]: the admin API (`/_admin/v1/`): seed, reset, faults, requests, objects.
 
 pub mod access;
+pub mod admin;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod faults;
+pub mod limits;
+pub mod metrics;
 pub mod observe;
+pub mod request_log;
 pub mod routes;
 pub mod seed;
 pub mod serve_media;
@@ -59,7 +70,11 @@ pub async fn serve(
         state.clone(),
         state.config.sweep_interval,
     ));
-    let router = app(state);
+    let flusher = tokio::spawn(limits::flush_periodically(
+        state.limits.clone(),
+        state.meta.clone(),
+    ));
+    let router = app(state.clone());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.title_case_headers(true)
         .timer(TokioTimer::new())
@@ -94,5 +109,9 @@ pub async fn serve(
     drop(listener);
     sweeper.abort();
     graceful.shutdown().await;
+    flusher.abort();
+    if let Err(e) = state.limits.flush(state.meta.as_ref()).await {
+        tracing::warn!(error = %e, "could not save daily request counts at shutdown");
+    }
     Ok(())
 }

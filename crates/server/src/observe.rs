@@ -1,7 +1,10 @@
 //! Every request gets a log id, sent back as `X-Tt-Logid`, written into error envelopes,
 //! and named in the one structured log line the request leaves.
 
-use axum::extract::Request;
+use crate::metrics::endpoint_of;
+use crate::request_log::LoggedRequest;
+use crate::state::AppState;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -62,6 +65,8 @@ pub struct FeishuCode(pub i64);
 pub struct RequestNotes {
     pub app_id: Option<String>,
     pub file_token: Option<String>,
+    /// Set by a fault rule: close the connection after this many body bytes.
+    pub cut_after_bytes: Option<u64>,
 }
 
 pub type NotesSlot = Arc<Mutex<RequestNotes>>;
@@ -76,7 +81,7 @@ pub fn note(extensions: &axum::http::Extensions, f: impl FnOnce(&mut RequestNote
 }
 
 /// The outermost layer: log id in, `X-Tt-Logid` out, one log line per request.
-pub async fn observe(mut req: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let log_id = new_log_id();
     let slot = NotesSlot::default();
@@ -99,22 +104,68 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .unwrap_or(0);
     let notes = slot
         .lock()
-        .map(|n| (n.app_id.clone(), n.file_token.clone()))
+        .map(|n| (n.app_id.clone(), n.file_token.clone(), n.cut_after_bytes))
         .unwrap_or_default();
+    let status = resp.status().as_u16();
+    let took = started.elapsed();
+    let endpoint = endpoint_of(&path);
+    state.metrics.request(endpoint, status, bytes, took);
+    state.requests.push(LoggedRequest {
+        time_ms: state.clock.unix_ms() - took.as_millis() as i64,
+        method: method.to_string(),
+        path: path.clone(),
+        endpoint: endpoint.to_owned(),
+        app_id: notes.0.clone(),
+        file_token: notes.1.clone(),
+        status,
+        code,
+        bytes,
+        duration_ms: took.as_secs_f64() * 1000.0,
+        log_id: log_id.clone(),
+    });
+    if let Some(limit) = notes.2 {
+        resp = cut_body(resp, limit);
+    }
     tracing::info!(
         target: "feishu_media::request",
         method = %method,
         path = %path,
         app = notes.0.as_deref().unwrap_or("-"),
         file_token = notes.1.as_deref().unwrap_or("-"),
-        status = resp.status().as_u16(),
+        status,
         code,
         bytes,
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = took.as_secs_f64() * 1000.0,
         log_id = %log_id,
         "request"
     );
     resp
+}
+
+/// Passes the first `limit` body bytes, then fails the body so the connection is closed
+/// mid-stream, as a flaky network would (the `Content-Length` promised more).
+fn cut_body(resp: Response, limit: u64) -> Response {
+    use futures_util::StreamExt;
+    let (parts, body) = resp.into_parts();
+    let mut left = limit;
+    let stream = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        if left == 0 {
+            return Err(std::io::Error::other("cut by a fault rule"));
+        }
+        if (chunk.len() as u64) <= left {
+            left -= chunk.len() as u64;
+            Ok(chunk)
+        } else {
+            let keep = chunk.slice(..left as usize);
+            left = 0;
+            Ok(keep)
+        }
+    });
+    // After the last allowed bytes, one more poll must fail even if the inner body ended.
+    let tail =
+        futures_util::stream::once(async { Err(std::io::Error::other("cut by a fault rule")) });
+    Response::from_parts(parts, axum::body::Body::from_stream(stream.chain(tail)))
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ impl SeedError {
 }
 
 /// What a load wrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SeedReport {
     pub apps: usize,
     pub users: usize,
@@ -159,7 +159,23 @@ pub async fn load_file(state: &AppState, path: &Path) -> Result<SeedReport, Seed
         .map_err(|e| SeedError::at("$", format!("cannot read {}: {e}", path.display())))?;
     let manifest = parse(&bytes)?;
     let base = path.parent().map(Path::to_owned).unwrap_or_default();
-    apply(state, &manifest, &base).await
+    load_startup(state, manifest, base).await
+}
+
+/// Applies a manifest and remembers it as a start-up manifest, which the admin API's
+/// reset loads again.
+pub async fn load_startup(
+    state: &AppState,
+    manifest: Manifest,
+    base: PathBuf,
+) -> Result<SeedReport, SeedError> {
+    let report = apply(state, &manifest, &base).await?;
+    state
+        .startup
+        .write()
+        .expect("not poisoned")
+        .push((manifest, base));
+    Ok(report)
 }
 
 /// Where a media's bytes come from, once checked.

@@ -1,12 +1,18 @@
 //! What every handler shares, and how it is opened from a config.
 
+use crate::clock::ServerClock;
 use crate::config::{ServerConfig, Storage};
+use crate::faults::Faults;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::request_log::RequestLog;
+use crate::seed::Manifest;
 use feishu_media_store::fs::FsBlobs;
 use feishu_media_store::memory::{MemoryBlobs, MemoryMeta};
 use feishu_media_store::sqlite::SqliteMeta;
 use feishu_media_store::{BlobStore, MetaStore, StoreError};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 /// Cheap to clone: everything is behind `Arc`.
 #[derive(Clone)]
@@ -17,6 +23,14 @@ pub struct AppState {
     /// Kept in the data dir so tokens stay valid across restarts.
     pub secret: Arc<[u8; 32]>,
     pub config: Arc<ServerConfig>,
+    /// Real time, which tests can move forward.
+    pub clock: ServerClock,
+    pub limits: Arc<Limits>,
+    pub faults: Arc<Faults>,
+    pub requests: Arc<RequestLog>,
+    pub metrics: Arc<Metrics>,
+    /// The manifests loaded at start, which the admin API's reset loads again.
+    pub startup: Arc<RwLock<Vec<(Manifest, PathBuf)>>>,
 }
 
 impl AppState {
@@ -41,11 +55,18 @@ impl AppState {
                     (Arc::new(meta), Arc::new(blobs), secret)
                 }
             };
+        let clock = ServerClock::default();
         let state = Self {
             meta,
             blobs,
             secret: Arc::new(secret),
+            limits: Arc::new(Limits::new(clock.clone(), config.day_offset_hours)),
             config: Arc::new(config),
+            clock,
+            faults: Arc::default(),
+            requests: Arc::default(),
+            metrics: Arc::default(),
+            startup: Arc::default(),
         };
         crate::sweep::sweep(&state, true).await?;
         Ok(state)

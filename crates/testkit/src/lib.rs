@@ -36,6 +36,18 @@ impl TestServer {
         Self::start_with(Backend::Embedded, manifest).await
     }
 
+    /// The embedded backend in a fresh temp dir, with the config adjusted.
+    pub async fn start_with_config(
+        manifest: serde_json::Value,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut server =
+            Self::start_configured(Backend::Embedded, tmp.path(), manifest, configure).await;
+        server._tmp = Some(tmp);
+        server
+    }
+
     pub async fn start_with(backend: Backend, manifest: serde_json::Value) -> Self {
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().to_owned();
@@ -46,6 +58,16 @@ impl TestServer {
 
     /// A server on an existing data dir (for restart tests); the caller keeps the dir.
     pub async fn start_in(backend: Backend, dir: &Path, manifest: serde_json::Value) -> Self {
+        Self::start_configured(backend, dir, manifest, |_| {}).await
+    }
+
+    /// A server on `dir` whose config `configure` adjusts (admin token, limits' time zone…).
+    pub async fn start_configured(
+        backend: Backend,
+        dir: &Path,
+        manifest: serde_json::Value,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -54,14 +76,15 @@ impl TestServer {
             Backend::Embedded => Storage::DataDir(dir.to_owned()),
             Backend::Memory => Storage::Memory,
         };
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             storage,
             public_url: Some(base.clone()),
             ..ServerConfig::default()
         };
+        configure(&mut config);
         let state = AppState::open(config).await.expect("open storage");
         let parsed = seed::parse(manifest.to_string().as_bytes()).expect("test manifest parses");
-        seed::apply(&state, &parsed, dir)
+        seed::load_startup(&state, parsed, dir.to_owned())
             .await
             .expect("test manifest applies");
         let (stop, stopped) = oneshot::channel();

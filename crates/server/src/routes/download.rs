@@ -21,12 +21,7 @@ impl<S: Send + Sync> FromRequestParts<S> for FileToken {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        let mut segments = parts.uri.path().rsplit('/');
-        let _action = segments.next();
-        let raw = segments.next().unwrap_or_default();
-        let token = percent_encoding::percent_decode_str(raw)
-            .decode_utf8_lossy()
-            .into_owned();
+        let token = super::file_token_of(parts).unwrap_or_default();
         note(&parts.extensions, |n| n.file_token = Some(token.clone()));
         Ok(FileToken(token))
     }

@@ -1,5 +1,6 @@
 //! The endpoint handlers (thin: extract, call, return) and the router that wires them.
 
+mod admin;
 mod download;
 mod health;
 mod tmp_url;
@@ -52,22 +53,39 @@ pub fn app(state: AppState) -> Router {
             feishu_media_proto::tmp_url::LINK_PATH,
             get(tmp_url::download_by_code),
         )
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(health::openapi))
+        .nest("/_admin/v1", admin::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
-        .with_state(state)
+        .with_state(state.clone())
         // Upload bodies are streamed by the handlers, which enforce their own limits.
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn(observe))
+        .layer(axum::middleware::from_fn_with_state(state, observe))
 }
 
 /// Feishu's gateway answers unknown paths and methods with Go's plain-text 404.
-async fn not_found() -> impl IntoResponse {
+pub(crate) async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         "404 page not found",
+    )
+}
+
+/// The `{file_token}` of a `…/medias/{file_token}/download` path, percent-decoded (lossily:
+/// a token that is not UTF-8 names no media, and says so with 404).
+pub fn file_token_of(parts: &axum::http::request::Parts) -> Option<String> {
+    let path = parts.uri.path();
+    let rest = path
+        .strip_prefix("/open-apis/drive/v1/medias/")?
+        .strip_suffix("/download")?;
+    Some(
+        percent_encoding::percent_decode_str(rest)
+            .decode_utf8_lossy()
+            .into_owned(),
     )
 }
 

@@ -92,6 +92,14 @@ pub async fn download_by_code(
     note(&parts.extensions, |n| {
         n.file_token = Some(file_token.clone())
     });
+    crate::auth::inject_fault(
+        &state,
+        &parts.extensions,
+        "tmp_link",
+        None,
+        Some(&file_token),
+    )
+    .await?;
     let media = state
         .meta
         .media(&file_token)

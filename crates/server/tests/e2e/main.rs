@@ -1,8 +1,12 @@
 //! End-to-end tests: a real server on 127.0.0.1:0, real HTTP, an independent client
 //! (reqwest, raw TCP, curl) checking bytes and headers.
 
+mod admin;
 mod auth;
 mod download;
+mod faults;
+mod limits;
+mod observability;
 mod ranges;
 mod seed;
 mod storage;

@@ -24,23 +24,29 @@ pub fn world() -> Value {
             {"app_id": "cli_other", "app_secret": "sec-o", "tenant_key": "globex", "scopes": ["drive:drive"]},
             {"app_id": "cli_stranger", "app_secret": "sec-s", "tenant_key": "acme", "scopes": ["drive:drive"]},
             {"app_id": "cli_viewer", "app_secret": "sec-v", "tenant_key": "acme", "scopes": ["bitable:app:readonly"]},
-            {"app_id": "cli_up", "app_secret": "sec-u", "tenant_key": "acme", "scopes": ["drive:drive"], "rate_limit": null}
+                        {"app_id": "cli_up", "app_secret": "sec-u", "tenant_key": "acme", "scopes": ["drive:drive"], "rate_limit": null},
+            {"app_id": "cli_lim", "app_secret": "sec-l", "tenant_key": "acme", "scopes": ["drive:drive"]},
+            {"app_id": "cli_lim2", "app_secret": "sec-l2", "tenant_key": "acme", "scopes": ["drive:drive"],
+             "rate_limit": {"per_second": 2, "per_day": 3}}
         ],
         "users": [
             {"user_id": "ou_alice", "tenant_key": "acme", "name": "Alice"},
-            {"user_id": "ou_bob", "tenant_key": "acme"}
+                        {"user_id": "ou_bob", "tenant_key": "acme"},
+            {"user_id": "ou_lim", "tenant_key": "acme"}
         ],
         "user_tokens": [
             {"token": "u-alice", "app_id": "cli_a", "user_id": "ou_alice", "scopes": ["docs:doc:readonly"]},
             {"token": "eyJalice", "app_id": "cli_a", "user_id": "ou_alice", "scopes": ["drive:drive"]},
             {"token": "u-expired", "app_id": "cli_a", "user_id": "ou_alice", "scopes": ["drive:drive"], "expires_in": -10},
             {"token": "u-noscope", "app_id": "cli_a", "user_id": "ou_alice", "scopes": ["docs:document.media:upload"]},
-            {"token": "u-bob", "app_id": "cli_a", "user_id": "ou_bob", "scopes": ["drive:drive"]}
+                        {"token": "u-bob", "app_id": "cli_a", "user_id": "ou_bob", "scopes": ["drive:drive"]},
+            {"token": "u-lim", "app_id": "cli_lim", "user_id": "ou_alice", "scopes": ["drive:drive"]}
         ],
         "documents": [
             {"token": "doxA", "type": "docx", "tenant_key": "acme", "owner": "user:ou_alice",
              "members": [{"principal": "app:cli_a", "role": "view"}, {"principal": "app:cli_noscope", "role": "edit"},
-                         {"principal": "app:cli_up", "role": "edit"}]},
+                         {"principal": "app:cli_up", "role": "edit"}, {"principal": "app:cli_lim", "role": "edit"},
+                         {"principal": "app:cli_lim2", "role": "view"}]},
             {"token": "shtA", "type": "sheet", "tenant_key": "acme",
              "members": [{"principal": "app:cli_up", "role": "edit"}]},
             {"token": "basA", "type": "bitable", "tenant_key": "acme", "owner": "user:ou_alice",
@@ -226,4 +232,29 @@ pub fn temp_files(s: &TestServer) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(s.dir.join("tmp"))
         .map(|d| d.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default()
+}
+
+pub const ADMIN: &str = "adm-test-token";
+
+/// The shared world with the admin API on (token [`ADMIN`]).
+pub async fn admin_server() -> TestServer {
+    TestServer::start_with_config(world(), |c| c.admin_token = Some(ADMIN.into())).await
+}
+
+/// An admin API call.
+pub async fn admin(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = client()
+        .request(method, s.url(&format!("/_admin/v1{path}")))
+        .header("Authorization", format!("Bearer {ADMIN}"));
+    if let Some(b) = body {
+        req = req
+            .header("Content-Type", "application/json")
+            .body(b.to_string());
+    }
+    req.send().await.expect("admin request")
 }

@@ -1,0 +1,46 @@
+//! The admin API's work that is more than a lookup: reset, and applying one object of
+//! the manifest schema. The handlers are in `routes::admin`.
+
+use crate::error::ApiError;
+use crate::seed::{self, Manifest, SeedError, SeedReport};
+use crate::state::AppState;
+use std::path::Path;
+
+/// A refused manifest or object: 400 `1061002`, the JSON path and reason in `troubleshooter`.
+pub fn refused(e: SeedError) -> ApiError {
+    ApiError::params(e.to_string())
+}
+
+/// Applies a manifest given to the admin API (media `path`s are taken relative to the
+/// server's working directory).
+pub async fn apply(state: &AppState, manifest: &Manifest) -> Result<SeedReport, ApiError> {
+    seed::apply(state, manifest, Path::new("."))
+        .await
+        .map_err(refused)
+}
+
+/// Wipes every object, blob, block, counter, fault rule and logged request, then loads
+/// the start-up manifests again.
+pub async fn reset(state: &AppState) -> Result<SeedReport, ApiError> {
+    state.meta.wipe().await?;
+    for key in state.blobs.list().await? {
+        state.blobs.delete(&key).await?;
+    }
+    for id in state.blobs.part_uploads().await? {
+        state.blobs.discard_parts(&id).await?;
+    }
+    state.limits.clear();
+    state.faults.set(Vec::new());
+    state.requests.clear();
+    let startup = state.startup.read().expect("not poisoned").clone();
+    let mut total = SeedReport::default();
+    for (manifest, base) in &startup {
+        let r = seed::apply(state, manifest, base).await.map_err(refused)?;
+        total.apps += r.apps;
+        total.users += r.users;
+        total.user_tokens += r.user_tokens;
+        total.documents += r.documents;
+        total.media += r.media;
+    }
+    Ok(total)
+}

@@ -1,0 +1,50 @@
+//! The server's clock: real time plus an offset that tests can advance, so time-based
+//! rules (rate limits, day boundaries) are tested without sleeping.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct ServerClock {
+    start: Instant,
+    start_unix_ms: i64,
+    /// Added to every reading; only tests move it.
+    offset_ms: Arc<AtomicU64>,
+}
+
+impl Default for ServerClock {
+    fn default() -> Self {
+        Self {
+            start: Instant::now(),
+            start_unix_ms: feishu_media_store::now_ms(),
+            offset_ms: Arc::default(),
+        }
+    }
+}
+
+impl ServerClock {
+    /// Moves this clock (and every clone of it) forward.
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms
+            .fetch_add(by.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Monotonic time since the clock was made.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed() + Duration::from_millis(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Wall-clock milliseconds since the Unix epoch.
+    pub fn unix_ms(&self) -> i64 {
+        self.start_unix_ms + self.elapsed().as_millis() as i64
+    }
+}
+
+impl governor::clock::Clock for ServerClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.elapsed()
+    }
+}

@@ -1,0 +1,177 @@
+//! `GET /metrics` in the Prometheus text format.
+//!
+//! A small registry of our own rather than the `metrics` crate's global recorder: every
+//! server (several run in one test process) keeps its own counts, and there are only a
+//! handful of series.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Latency histogram bucket bounds, in seconds.
+const BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+struct Series {
+    /// (endpoint, status) → requests.
+    requests: BTreeMap<(String, u16), u64>,
+    /// endpoint → body bytes sent.
+    bytes: BTreeMap<String, u64>,
+    /// endpoint → rejections over a rate limit.
+    rate_limited: BTreeMap<String, u64>,
+    /// endpoint → fault rules fired.
+    faults: BTreeMap<String, u64>,
+    /// endpoint → latency.
+    latency: BTreeMap<String, Histogram>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    series: Mutex<Series>,
+}
+
+impl Metrics {
+    pub fn request(&self, endpoint: &str, status: u16, bytes: u64, took: Duration) {
+        let mut s = self.series.lock().expect("not poisoned");
+        *s.requests.entry((endpoint.to_owned(), status)).or_default() += 1;
+        *s.bytes.entry(endpoint.to_owned()).or_default() += bytes;
+        let h = s.latency.entry(endpoint.to_owned()).or_default();
+        if h.counts.is_empty() {
+            h.counts = vec![0; BUCKETS.len()];
+        }
+        let secs = took.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
+    }
+
+    pub fn rate_limited(&self, endpoint: &str) {
+        *self
+            .series
+            .lock()
+            .expect("not poisoned")
+            .rate_limited
+            .entry(endpoint.to_owned())
+            .or_default() += 1;
+    }
+
+    pub fn fault_fired(&self, endpoint: &str) {
+        *self
+            .series
+            .lock()
+            .expect("not poisoned")
+            .faults
+            .entry(endpoint.to_owned())
+            .or_default() += 1;
+    }
+
+    /// The text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let s = self.series.lock().expect("not poisoned");
+        let mut out = String::new();
+        out.push_str(
+            "# HELP feishu_media_requests_total Requests answered, by endpoint and HTTP status.\n",
+        );
+        out.push_str("# TYPE feishu_media_requests_total counter\n");
+        for ((e, status), n) in &s.requests {
+            let _ = writeln!(
+                out,
+                "feishu_media_requests_total{{endpoint=\"{e}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP feishu_media_response_bytes_total Response body bytes, by endpoint.\n",
+        );
+        out.push_str("# TYPE feishu_media_response_bytes_total counter\n");
+        for (e, n) in &s.bytes {
+            let _ = writeln!(
+                out,
+                "feishu_media_response_bytes_total{{endpoint=\"{e}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP feishu_media_rate_limited_total Requests refused over a rate limit.\n",
+        );
+        out.push_str("# TYPE feishu_media_rate_limited_total counter\n");
+        for (e, n) in &s.rate_limited {
+            let _ = writeln!(
+                out,
+                "feishu_media_rate_limited_total{{endpoint=\"{e}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP feishu_media_faults_fired_total Fault rules fired.\n");
+        out.push_str("# TYPE feishu_media_faults_fired_total counter\n");
+        for (e, n) in &s.faults {
+            let _ = writeln!(
+                out,
+                "feishu_media_faults_fired_total{{endpoint=\"{e}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP feishu_media_request_duration_seconds Time to the response head.\n");
+        out.push_str("# TYPE feishu_media_request_duration_seconds histogram\n");
+        for (e, h) in &s.latency {
+            for (bound, n) in BUCKETS.iter().zip(&h.counts) {
+                let _ = writeln!(
+                    out,
+                    "feishu_media_request_duration_seconds_bucket{{endpoint=\"{e}\",le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "feishu_media_request_duration_seconds_bucket{{endpoint=\"{e}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "feishu_media_request_duration_seconds_sum{{endpoint=\"{e}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "feishu_media_request_duration_seconds_count{{endpoint=\"{e}\"}} {}",
+                h.count
+            );
+        }
+        out
+    }
+}
+
+/// The endpoint name of a request path, for metrics and fault rules.
+pub fn endpoint_of(path: &str) -> &'static str {
+    const MEDIAS: &str = "/open-apis/drive/v1/medias/";
+    if let Some(rest) = path.strip_prefix(MEDIAS) {
+        return match rest {
+            "upload_all" => "upload_all",
+            "upload_prepare" => "upload_prepare",
+            "upload_part" => "upload_part",
+            "upload_finish" => "upload_finish",
+            "batch_get_tmp_download_url" => "batch_get_tmp_download_url",
+            r if r.ends_with("/download") => "download",
+            _ => "other",
+        };
+    }
+    match path {
+        "/open-apis/auth/v3/tenant_access_token/internal" => "tenant_access_token",
+        "/open-apis/auth/v3/app_access_token/internal" => "app_access_token",
+        feishu_media_proto::tmp_url::LINK_PATH => "tmp_link",
+        "/healthz" | "/readyz" => "health",
+        "/metrics" => "metrics",
+        "/openapi.json" => "openapi",
+        p if p.starts_with("/_admin/") => "admin",
+        _ => "other",
+    }
+}

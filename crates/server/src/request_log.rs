@@ -1,0 +1,55 @@
+//! The latest requests, in memory, for the admin API (`GET /_admin/v1/requests`).
+
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+/// How many requests are kept.
+pub const CAPACITY: usize = 1000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedRequest {
+    /// Unix milliseconds when the request arrived.
+    pub time_ms: i64,
+    pub method: String,
+    pub path: String,
+    pub endpoint: String,
+    pub app_id: Option<String>,
+    pub file_token: Option<String>,
+    pub status: u16,
+    pub code: i64,
+    pub bytes: u64,
+    pub duration_ms: f64,
+    pub log_id: String,
+}
+
+#[derive(Default)]
+pub struct RequestLog {
+    entries: Mutex<VecDeque<LoggedRequest>>,
+}
+
+impl RequestLog {
+    pub fn push(&self, entry: LoggedRequest) {
+        let mut e = self.entries.lock().expect("not poisoned");
+        if e.len() == CAPACITY {
+            e.pop_front();
+        }
+        e.push_back(entry);
+    }
+
+    /// The latest `limit` requests, newest first.
+    pub fn latest(&self, limit: usize) -> Vec<LoggedRequest> {
+        self.entries
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.entries.lock().expect("not poisoned").clear();
+    }
+}

@@ -1,0 +1,559 @@
+//! The admin API under `/_admin/v1/`: off unless an admin token is configured, and then
+//! only with `Authorization: Bearer <admin token>`.
+
+use crate::admin;
+use crate::error::{ApiError, json_response};
+use crate::faults::parse_rules;
+use crate::seed::{
+    self, AppSpec, DocumentSpec, Manifest, MediaSpec, MemberSpec, UserSpec, UserTokenSpec,
+};
+use crate::state::AppState;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use feishu_media_proto::ErrorCode;
+use feishu_media_proto::envelope::SuccessEnvelope;
+use feishu_media_proto::token::bearer;
+use feishu_media_store::{Batch, Member, Principal, Role, StoredTokenKind};
+use serde::de::DeserializeOwned;
+
+/// A request that carried the admin token.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(expected) = &state.config.admin_token else {
+            // Switched off: the admin API does not exist.
+            return Err(super::not_found().await.into_response());
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| bearer(v.as_bytes()));
+        match given {
+            Some(t) if crate::tokens::same_secret(t, expected) => Ok(Admin),
+            _ => Err(ApiError::new(ErrorCode::AdminUnauthorized).into_response()),
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/seed", post(seed_manifest))
+        .route("/reset", post(reset))
+        .route(
+            "/faults",
+            get(faults_list).put(faults_set).delete(faults_clear),
+        )
+        .route("/requests", get(requests))
+        .route("/apps", get(apps_list).post(app_put))
+        .route(
+            "/apps/{id}",
+            get(app_get).put(app_put_id).delete(app_delete),
+        )
+        .route("/users", get(users_list).post(user_put))
+        .route(
+            "/users/{id}",
+            get(user_get).put(user_put_id).delete(user_delete),
+        )
+        .route("/user_tokens", get(user_tokens_list).post(user_token_put))
+        .route("/user_tokens/{token}", delete(user_token_delete))
+        .route("/documents", get(documents_list).post(document_put))
+        .route(
+            "/documents/{id}",
+            get(document_get)
+                .put(document_put_id)
+                .delete(document_delete),
+        )
+        .route("/documents/{id}/members", post(member_add))
+        .route("/documents/{id}/members/{principal}", delete(member_remove))
+        .route("/media", get(media_list).post(media_put))
+        .route(
+            "/media/{id}",
+            get(media_get).put(media_put_id).delete(media_delete),
+        )
+        .route("/media/{id}/delete", post(media_soft_delete))
+        .route("/media/{id}/undelete", post(media_undelete))
+}
+
+fn ok(data: &impl serde::Serialize) -> Response {
+    json_response(StatusCode::OK, &SuccessEnvelope::new(data))
+}
+
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::params(format!(
+            "{}: {}",
+            if path == "." { "$" } else { &path },
+            e.into_inner()
+        ))
+    })
+}
+
+fn missing(what: &str, id: &str) -> ApiError {
+    ApiError::new(ErrorCode::AdminNotFound).hint(format!("no {what} {id:?}"))
+}
+
+fn found<T: serde::Serialize>(what: &str, id: &str, v: Option<T>) -> Result<Response, ApiError> {
+    v.map(|v| ok(&v)).ok_or_else(|| missing(what, id))
+}
+
+fn same_id(path_id: &str, body_id: &str) -> Result<(), ApiError> {
+    if path_id == body_id {
+        Ok(())
+    } else {
+        Err(ApiError::params(format!(
+            "the path names {path_id:?}, the body {body_id:?}"
+        )))
+    }
+}
+
+/// Applies one object through the manifest rules; a fault is reported at the object's
+/// own path (`members[0].role`, not `documents[0].members[0].role`).
+async fn apply_one(state: &AppState, manifest: Manifest, prefix: &str) -> Result<(), ApiError> {
+    match seed::apply(state, &manifest, std::path::Path::new(".")).await {
+        Ok(_) => Ok(()),
+        Err(mut e) => {
+            if let Some(rest) = e.path.strip_prefix(prefix) {
+                e.path = rest.trim_start_matches('.').to_owned();
+                if e.path.is_empty() {
+                    e.path = "$".into();
+                }
+            }
+            Err(admin::refused(e))
+        }
+    }
+}
+
+// --- world ----------------------------------------------------------------------------
+
+async fn seed_manifest(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let manifest = seed::parse(&bytes).map_err(admin::refused)?;
+    Ok(ok(&admin::apply(&state, &manifest).await?))
+}
+
+async fn reset(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(&admin::reset(&state).await?))
+}
+
+async fn faults_list(_: Admin, State(state): State<AppState>) -> Response {
+    ok(&state.faults.list())
+}
+
+async fn faults_set(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let rules = parse_rules(&bytes).map_err(|e| ApiError::params(e.to_string()))?;
+    state.faults.set(rules);
+    Ok(ok(&state.faults.list()))
+}
+
+async fn faults_clear(_: Admin, State(state): State<AppState>) -> Response {
+    state.faults.set(Vec::new());
+    ok(&state.faults.list())
+}
+
+async fn requests(
+    _: Admin,
+    State(state): State<AppState>,
+    parts: Parts,
+) -> Result<Response, ApiError> {
+    let limit = match super::query_param(&parts.uri, "limit") {
+        None => 100,
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| ApiError::params(format!("limit must be a number, not {v:?}")))?,
+    };
+    Ok(ok(&state
+        .requests
+        .latest(limit.min(crate::request_log::CAPACITY))))
+}
+
+// --- apps -----------------------------------------------------------------------------
+
+async fn apps_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(&state.meta.list_apps().await?))
+}
+
+async fn app_get(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    found("app", &id, state.meta.app(&id).await?)
+}
+
+async fn app_put(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let spec: AppSpec = body(&bytes)?;
+    let id = spec.app_id.clone();
+    apply_one(
+        &state,
+        Manifest {
+            apps: vec![spec],
+            ..Default::default()
+        },
+        "apps[0]",
+    )
+    .await?;
+    found("app", &id, state.meta.app(&id).await?)
+}
+
+async fn app_put_id(
+    a: Admin,
+    s: State<AppState>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    same_id(&id, &body::<AppSpec>(&bytes)?.app_id)?;
+    app_put(a, s, bytes).await
+}
+
+async fn app_delete(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !state.meta.delete_app(&id).await? {
+        return Err(missing("app", &id));
+    }
+    Ok(ok(&serde_json::json!({})))
+}
+
+// --- users ----------------------------------------------------------------------------
+
+async fn users_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(&state.meta.list_users().await?))
+}
+
+async fn user_get(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    found("user", &id, state.meta.user(&id).await?)
+}
+
+async fn user_put(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let spec: UserSpec = body(&bytes)?;
+    let id = spec.user_id.clone();
+    apply_one(
+        &state,
+        Manifest {
+            users: vec![spec],
+            ..Default::default()
+        },
+        "users[0]",
+    )
+    .await?;
+    found("user", &id, state.meta.user(&id).await?)
+}
+
+async fn user_put_id(
+    a: Admin,
+    s: State<AppState>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    same_id(&id, &body::<UserSpec>(&bytes)?.user_id)?;
+    user_put(a, s, bytes).await
+}
+
+async fn user_delete(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !state.meta.delete_user(&id).await? {
+        return Err(missing("user", &id));
+    }
+    Ok(ok(&serde_json::json!({})))
+}
+
+// --- user tokens ----------------------------------------------------------------------
+
+async fn user_tokens_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(&state.meta.list_tokens(StoredTokenKind::User).await?))
+}
+
+async fn user_token_put(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let spec: UserTokenSpec = body(&bytes)?;
+    let hash = crate::auth::token_hash(&spec.token);
+    apply_one(
+        &state,
+        Manifest {
+            user_tokens: vec![spec],
+            ..Default::default()
+        },
+        "user_tokens[0]",
+    )
+    .await?;
+    found("user token", &hash, state.meta.token(&hash).await?)
+}
+
+async fn user_token_delete(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let hash = crate::auth::token_hash(&token);
+    let is_user = state
+        .meta
+        .token(&hash)
+        .await?
+        .is_some_and(|t| t.kind == StoredTokenKind::User);
+    if !is_user || !state.meta.delete_token(&hash).await? {
+        return Err(missing("user token", &token));
+    }
+    Ok(ok(&serde_json::json!({})))
+}
+
+// --- documents ------------------------------------------------------------------------
+
+async fn documents_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(&state.meta.list_documents().await?))
+}
+
+async fn document_get(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    found("document", &id, state.meta.document(&id).await?)
+}
+
+async fn document_put(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let spec: DocumentSpec = body(&bytes)?;
+    let id = spec.token.clone();
+    apply_one(
+        &state,
+        Manifest {
+            documents: vec![spec],
+            ..Default::default()
+        },
+        "documents[0]",
+    )
+    .await?;
+    found("document", &id, state.meta.document(&id).await?)
+}
+
+async fn document_put_id(
+    a: Admin,
+    s: State<AppState>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    same_id(&id, &body::<DocumentSpec>(&bytes)?.token)?;
+    document_put(a, s, bytes).await
+}
+
+async fn document_delete(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let holding = state
+        .meta
+        .list_media()
+        .await?
+        .into_iter()
+        .filter(|m| m.document == id)
+        .count();
+    if holding > 0 {
+        return Err(ApiError::params(format!(
+            "document {id:?} holds {holding} media: delete them first"
+        )));
+    }
+    if !state.meta.delete_document(&id).await? {
+        return Err(missing("document", &id));
+    }
+    Ok(ok(&serde_json::json!({})))
+}
+
+async fn member_add(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let spec: MemberSpec = body(&bytes)?;
+    let mut doc = state
+        .meta
+        .document(&id)
+        .await?
+        .ok_or_else(|| missing("document", &id))?;
+    let principal = Principal::parse(&spec.principal).ok_or_else(|| {
+        ApiError::params(format!(
+            "principal: {:?} is not app:<app_id> or user:<user_id>",
+            spec.principal
+        ))
+    })?;
+    let known = match &principal {
+        Principal::App(a) => state.meta.app(a).await?.is_some(),
+        Principal::User(u) => state.meta.user(u).await?.is_some(),
+    };
+    if !known {
+        return Err(ApiError::params(format!(
+            "principal: no app or user {:?}",
+            spec.principal
+        )));
+    }
+    let role = Role::parse(&spec.role).ok_or_else(|| {
+        ApiError::params(format!(
+            "role: {:?} is not one of view, edit, manage",
+            spec.role
+        ))
+    })?;
+    doc.members.retain(|m| m.principal != principal);
+    doc.members.push(Member { principal, role });
+    state
+        .meta
+        .apply(&Batch {
+            documents: vec![doc.clone()],
+            ..Default::default()
+        })
+        .await?;
+    Ok(ok(&doc))
+}
+
+async fn member_remove(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, principal)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let mut doc = state
+        .meta
+        .document(&id)
+        .await?
+        .ok_or_else(|| missing("document", &id))?;
+    let before = doc.members.len();
+    doc.members.retain(|m| m.principal.to_string() != principal);
+    if doc.members.len() == before {
+        return Err(missing("member", &principal));
+    }
+    state
+        .meta
+        .apply(&Batch {
+            documents: vec![doc.clone()],
+            ..Default::default()
+        })
+        .await?;
+    Ok(ok(&doc))
+}
+
+// --- media ----------------------------------------------------------------------------
+
+async fn media_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(&state.meta.list_media().await?))
+}
+
+async fn media_get(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    found("media", &id, state.meta.media(&id).await?)
+}
+
+async fn media_put(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let spec: MediaSpec = body(&bytes)?;
+    let id = spec.file_token.clone();
+    apply_one(
+        &state,
+        Manifest {
+            media: vec![spec],
+            ..Default::default()
+        },
+        "media[0]",
+    )
+    .await?;
+    found("media", &id, state.meta.media(&id).await?)
+}
+
+async fn media_put_id(
+    a: Admin,
+    s: State<AppState>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    same_id(&id, &body::<MediaSpec>(&bytes)?.file_token)?;
+    media_put(a, s, bytes).await
+}
+
+async fn media_delete(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    // The blob stays until the next start-up sweep: another media may share it.
+    if !state.meta.delete_media(&id).await? {
+        return Err(missing("media", &id));
+    }
+    Ok(ok(&serde_json::json!({})))
+}
+
+async fn set_deleted(state: &AppState, id: &str, deleted: bool) -> Result<Response, ApiError> {
+    let mut m = state
+        .meta
+        .media(id)
+        .await?
+        .ok_or_else(|| missing("media", id))?;
+    m.deleted = deleted;
+    state
+        .meta
+        .apply(&Batch {
+            media: vec![m.clone()],
+            ..Default::default()
+        })
+        .await?;
+    Ok(ok(&m))
+}
+
+async fn media_soft_delete(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_deleted(&state, &id, true).await
+}
+
+async fn media_undelete(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_deleted(&state, &id, false).await
+}

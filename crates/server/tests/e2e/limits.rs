@@ -1,0 +1,127 @@
+//! Wire contract §6: 5 requests/s and 10 000/day per (app, tenant, endpoint), driven by
+//! the server's clock rather than by sleeping.
+
+use crate::support::*;
+use std::time::Duration;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[tokio::test]
+async fn a_burst_of_five_then_429_with_feishu_headers() {
+    let s = server().await;
+    let token = s.tenant_token("cli_lim", "sec-l").await;
+    let url = s.download_url("boxHundred");
+    for i in 0..5 {
+        assert_eq!(get(&url, &token, &[]).await.status(), 200, "request {i}");
+    }
+    let (h, env) = expect_error(get(&url, &token, &[]).await, 429, 99991400).await;
+    assert_eq!(env.msg, "request trigger frequency limit");
+    assert_eq!(header(&h, "x-ogw-ratelimit-limit"), Some("5"));
+    assert_eq!(header(&h, "x-ogw-ratelimit-reset"), Some("1"));
+    assert_eq!(header(&h, "retry-after"), Some("1"));
+    // One more every 200 ms (a quota of 5/s), five again after a quiet second.
+    s.state.clock.advance(ms(200));
+    assert_eq!(get(&url, &token, &[]).await.status(), 200);
+    expect_error(get(&url, &token, &[]).await, 429, 99991400).await;
+    s.state.clock.advance(ms(1000));
+    for _ in 0..5 {
+        assert_eq!(get(&url, &token, &[]).await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn limits_are_per_app_per_endpoint_and_shared_by_the_apps_user_tokens() {
+    let s = server().await;
+    let lim = s.tenant_token("cli_lim", "sec-l").await;
+    let other = s.tenant_token("cli_lim2", "sec-l2").await;
+    let url = s.download_url("boxHundred");
+    for _ in 0..5 {
+        assert_eq!(get(&url, &lim, &[]).await.status(), 200);
+    }
+    expect_error(get(&url, &lim, &[]).await, 429, 99991400).await;
+    // The app's user token counts against the same app.
+    expect_error(get(&url, "u-lim", &[]).await, 429, 99991400).await;
+    // Another app is not affected; nor is another endpoint of the same app.
+    assert_eq!(get(&url, &other, &[]).await.status(), 200);
+    let tmp = s.url("/open-apis/drive/v1/medias/batch_get_tmp_download_url?file_tokens=boxHundred");
+    assert_eq!(get(&tmp, &lim, &[]).await.status(), 200);
+    // The token and scope checks still come first.
+    expect_error(get(&url, "t-unknown", &[]).await, 400, 99991663).await;
+}
+
+#[tokio::test]
+async fn apps_without_limits_are_not_limited() {
+    let s = server().await;
+    let token = s.tenant_token("cli_a", "sec-a").await;
+    for _ in 0..40 {
+        assert_eq!(
+            get(&s.download_url("boxHundred"), &token, &[])
+                .await
+                .status(),
+            200
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_daily_limit_ends_at_midnight_utc_plus_8() {
+    let s = server().await;
+    let token = s.tenant_token("cli_lim2", "sec-l2").await;
+    let url = s.download_url("boxHundred");
+    for _ in 0..3 {
+        assert_eq!(get(&url, &token, &[]).await.status(), 200);
+        s.state.clock.advance(ms(1000));
+    }
+    let (h, _) = expect_error(get(&url, &token, &[]).await, 429, 99991400).await;
+    assert_eq!(header(&h, "x-ogw-ratelimit-limit"), Some("3"));
+    let reset: u64 = header(&h, "x-ogw-ratelimit-reset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(header(&h, "retry-after"), Some(reset.to_string().as_str()));
+    // The reset is the time to the next midnight in UTC+8.
+    let now_ms = s.state.clock.unix_ms() + 8 * 3600 * 1000;
+    let to_midnight = (86_400_000 - now_ms.rem_euclid(86_400_000)) as u64;
+    assert!(
+        reset.abs_diff(to_midnight.div_ceil(1000)) <= 1,
+        "{reset} vs {to_midnight} ms"
+    );
+    s.state.clock.advance(Duration::from_secs(reset));
+    assert_eq!(get(&url, &token, &[]).await.status(), 200, "a new day");
+}
+
+#[tokio::test]
+async fn daily_counts_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(Backend::Embedded, dir.path(), world()).await;
+    let token = s.tenant_token("cli_lim2", "sec-l2").await;
+    let url = s.download_url("boxHundred");
+    assert_eq!(get(&url, &token, &[]).await.status(), 200);
+    assert_eq!(get(&url, &token, &[]).await.status(), 200);
+    s.stop().await; // flushes the counts
+    let s = TestServer::start_in(Backend::Embedded, dir.path(), world()).await;
+    let url = s.download_url("boxHundred");
+    assert_eq!(
+        get(&url, &token, &[]).await.status(),
+        200,
+        "the third of the day"
+    );
+    s.state.clock.advance(ms(1000));
+    let (h, _) = expect_error(get(&url, &token, &[]).await, 429, 99991400).await;
+    assert_eq!(header(&h, "x-ogw-ratelimit-limit"), Some("3"));
+}
+
+#[tokio::test]
+async fn upload_endpoints_are_limited_too() {
+    let s = server().await;
+    let token = s.tenant_token("cli_lim", "sec-l").await;
+    let url = s.url("/open-apis/drive/v1/medias/upload_prepare");
+    let body = serde_json::json!({"file_name": "a", "parent_type": "docx_file", "parent_node": "b",
+        "size": 1, "extra": r#"{"drive_route_token":"doxA"}"#});
+    for _ in 0..5 {
+        expect_data(post_json(&url, &token, &body).await).await;
+    }
+    expect_error(post_json(&url, &token, &body).await, 429, 99991400).await;
+}

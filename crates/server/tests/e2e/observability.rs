@@ -1,0 +1,134 @@
+//! `/metrics` and `/openapi.json`.
+
+use crate::support::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn metrics_count_requests_bytes_limits_and_faults() {
+    let s = admin_server().await;
+    let url = s.download_url("boxHundred");
+    for _ in 0..3 {
+        assert_eq!(get(&url, "u-alice", &[]).await.status(), 200);
+    }
+    let _ = get(&s.download_url("boxNoSuch"), "u-alice", &[]).await;
+    let lim = s.tenant_token("cli_lim", "sec-l").await;
+    for _ in 0..6 {
+        let _ = get(&url, &lim, &[]).await;
+    }
+    expect_data(
+        admin(
+            &s,
+            Method::PUT,
+            "/faults",
+            Some(json!([{"endpoint": "download", "times": 1, "action": {"delay_ms": 1}}])),
+        )
+        .await,
+    )
+    .await;
+    let _ = get(&url, "u-alice", &[]).await;
+
+    let resp = client().get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(
+        header(resp.headers(), "content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = resp.text().await.unwrap();
+    let value = |series: &str| -> u64 {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.trim().parse().ok())
+            })
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(
+        value(r#"feishu_media_requests_total{endpoint="download",status="200"}"#),
+        3 + 5 + 1
+    );
+    assert_eq!(
+        value(r#"feishu_media_requests_total{endpoint="download",status="404"}"#),
+        1
+    );
+    assert_eq!(
+        value(r#"feishu_media_requests_total{endpoint="download",status="429"}"#),
+        1
+    );
+    assert_eq!(
+        value(r#"feishu_media_rate_limited_total{endpoint="download"}"#),
+        1
+    );
+    assert_eq!(
+        value(r#"feishu_media_faults_fired_total{endpoint="download"}"#),
+        1
+    );
+    assert!(value(r#"feishu_media_response_bytes_total{endpoint="download"}"#) >= 900);
+    assert_eq!(
+        value(r#"feishu_media_request_duration_seconds_count{endpoint="download"}"#),
+        11
+    );
+    assert_eq!(
+        value(r#"feishu_media_request_duration_seconds_bucket{endpoint="download",le="+Inf"}"#),
+        11
+    );
+}
+
+/// The public routes: what the OpenAPI document must describe, exactly.
+const PUBLIC: &[(&str, &str)] = &[
+    ("post", "/open-apis/auth/v3/tenant_access_token/internal"),
+    ("post", "/open-apis/auth/v3/app_access_token/internal"),
+    ("get", "/open-apis/drive/v1/medias/{file_token}/download"),
+    ("head", "/open-apis/drive/v1/medias/{file_token}/download"),
+    ("post", "/open-apis/drive/v1/medias/upload_all"),
+    ("post", "/open-apis/drive/v1/medias/upload_prepare"),
+    ("post", "/open-apis/drive/v1/medias/upload_part"),
+    ("post", "/open-apis/drive/v1/medias/upload_finish"),
+    (
+        "get",
+        "/open-apis/drive/v1/medias/batch_get_tmp_download_url",
+    ),
+    ("get", "/space/api/box/stream/download/authcode/"),
+    ("head", "/space/api/box/stream/download/authcode/"),
+];
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_routes() {
+    let s = server().await;
+    let doc: serde_json::Value = client()
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            documented.push((method.clone(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut public: Vec<(String, String)> = PUBLIC
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    public.sort();
+    assert_eq!(documented, public);
+    // Every documented operation is really routed: no plain-text 404 for any of them.
+    for (method, path) in &documented {
+        let url = s.url(&path.replace("{file_token}", "boxHundred"));
+        let resp = call(method.to_uppercase().parse().unwrap(), &url, None, &[]).await;
+        let ct = header(resp.headers(), "content-type")
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            !(resp.status() == 404 && ct.starts_with("text/plain")),
+            "{method} {path} is not routed"
+        );
+    }
+    // And an undocumented neighbour is not.
+    let resp = call(Method::DELETE, &s.download_url("boxHundred"), None, &[]).await;
+    assert_eq!(resp.status(), 404);
+}
