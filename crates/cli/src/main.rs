@@ -1,16 +1,15 @@
 //! The `feishu-media` binary: flags in, library calls out.
 //!
-//! Exit codes: 0 success; 1 a runtime failure (cannot bind, storage unusable);
-//! 2 bad usage (clap's own); 3 a manifest that was refused.
+//! Exit codes: 0 success; 1 a runtime failure (cannot bind, storage unusable, the
+//! server cannot be reached); 2 bad usage (clap's own); 3 a manifest that was refused;
+//! 4 the admin API refused a request.
 
-use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use feishu_media_server::config::{self, Storage};
+mod admin;
+mod serve;
+
+use clap::{Parser, Subcommand};
 use feishu_media_server::seed::SeedError;
-use feishu_media_server::{AppState, ServerConfig, demo, seed};
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -26,59 +25,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the media server.
-    Serve(ServeArgs),
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
-    #[arg(long, env = "FEISHU_MEDIA_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: String,
-    /// Directory for the embedded store (SQLite metadata, blob files, server secret).
-    #[arg(
-        long,
-        env = "FEISHU_MEDIA_DATA_DIR",
-        default_value = "./feishu-media-data"
-    )]
-    data_dir: PathBuf,
-    /// Keep everything in memory; nothing is written to disk.
-    #[arg(long, env = "FEISHU_MEDIA_MEMORY")]
-    memory: bool,
-    /// A seed manifest to load (idempotently) at start.
-    #[arg(long, env = "FEISHU_MEDIA_SEED")]
-    seed: Option<PathBuf>,
-    /// Base URL of links the server hands out (default: http://<listen address>).
-    #[arg(long, env = "FEISHU_MEDIA_PUBLIC_URL")]
-    public_url: Option<String>,
-    /// Load a small demo world and print curl lines that use it.
-    #[arg(long, env = "FEISHU_MEDIA_DEMO")]
-    demo: bool,
-    /// The server secret (any text; replicas sharing it accept each other's tokens and
-    /// links). Default: generated once into the data dir. Prefer the env var or the file.
-    #[arg(long, env = "FEISHU_MEDIA_SECRET", hide_env_values = true)]
-    secret: Option<String>,
-    /// A file holding the server secret.
-    #[arg(long, env = "FEISHU_MEDIA_SECRET_FILE", conflicts_with = "secret")]
-    secret_file: Option<PathBuf>,
-    /// Seconds a temporary download link stays valid.
-    #[arg(long, env = "FEISHU_MEDIA_TMP_URL_TTL", default_value_t = 24 * 3600)]
-    tmp_url_ttl: u64,
-    /// Seconds a chunked upload may stay unfinished.
-    #[arg(long, env = "FEISHU_MEDIA_UPLOAD_TTL", default_value_t = 24 * 3600)]
-    upload_ttl: u64,
-    /// Bearer token of the admin API (`/_admin/v1/`); without one the admin API is off.
-    /// `--demo` makes one up when none is given.
-    #[arg(long, env = "FEISHU_MEDIA_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
-    /// A JSON file of fault-injection rules to start with.
-    #[arg(long, env = "FEISHU_MEDIA_FAULTS")]
-    faults: Option<PathBuf>,
-    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
-    #[arg(long, env = "FEISHU_MEDIA_SHUTDOWN_GRACE", default_value_t = 30)]
-    shutdown_grace: u64,
-    /// Log filter (tracing's EnvFilter syntax).
-    #[arg(long, env = "FEISHU_MEDIA_LOG", default_value = "info")]
-    log: String,
+    Serve(serve::ServeArgs),
+    /// Steer a running server through its admin API (seed, reset, faults, objects).
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,7 +43,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Admin(args) => runtime.block_on(admin::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,140 +52,11 @@ fn main() -> ExitCode {
             eprintln!("feishu-media: {e:#}");
             if e.downcast_ref::<SeedError>().is_some() {
                 ExitCode::from(3)
+            } else if e.downcast_ref::<admin::Refused>().is_some() {
+                ExitCode::from(4)
             } else {
                 ExitCode::from(1)
             }
         }
     }
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    let base = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
-    let admin_token = match (&args.admin_token, args.demo) {
-        (Some(t), _) if t.trim().is_empty() => anyhow::bail!("the admin token is empty"),
-        (Some(t), _) => Some(t.clone()),
-        (None, true) => Some(format!("adm-{}", random_hex())),
-        (None, false) => None,
-    };
-    let secret = match (&args.secret, &args.secret_file) {
-        (Some(text), _) => Some(text.clone()),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read --secret-file {}", path.display()))?,
-        ),
-        (None, None) => None,
-    };
-    if secret.as_deref().is_some_and(|s| s.trim().is_empty()) {
-        anyhow::bail!("the server secret is empty");
-    }
-    let config = ServerConfig {
-        storage: if args.memory {
-            Storage::Memory
-        } else {
-            Storage::DataDir(args.data_dir.clone())
-        },
-        public_url: Some(base.clone()),
-        secret: secret.as_deref().map(config::secret_from_text),
-        tmp_url_ttl: Duration::from_secs(args.tmp_url_ttl),
-        upload_ttl: Duration::from_secs(args.upload_ttl),
-        admin_token: admin_token.clone(),
-        ..ServerConfig::default()
-    };
-    let state = AppState::open(config)
-        .await
-        .context("cannot open storage")?;
-
-    if let Some(path) = &args.seed {
-        let report = seed::load_file(&state, path).await.map_err(|e| {
-            anyhow::Error::new(e).context(format!("manifest {} refused", path.display()))
-        })?;
-        tracing::info!(?report, manifest = %path.display(), "manifest loaded");
-    }
-    if args.demo {
-        let manifest = seed::parse(demo::manifest().to_string().as_bytes())?;
-        seed::load_startup(&state, manifest, PathBuf::from(".")).await?;
-    }
-    if let Some(path) = &args.faults {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read --faults {}", path.display()))?;
-        let rules = feishu_media_server::faults::parse_rules(&bytes)
-            .map_err(|e| anyhow::anyhow!("--faults {}: {e}", path.display()))?;
-        state.faults.set(rules);
-    }
-
-    println!("feishu-media listening on http://{addr}");
-    if args.demo {
-        println!("\n{}", demo::instructions(&base, admin_token.as_deref()));
-    }
-
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(feishu_media_server::serve(listener, state, async move {
-        let _ = stop_rx.await;
-    }));
-    shutdown_signal().await;
-    tracing::info!(
-        grace_secs = args.shutdown_grace,
-        "shutting down: finishing in-flight requests"
-    );
-    let _ = stop_tx.send(());
-    match tokio::time::timeout(Duration::from_secs(args.shutdown_grace), server).await {
-        Ok(joined) => joined.context("server task")?.context("server")?,
-        Err(_) => tracing::warn!("grace period over: cutting the remaining connections"),
-    }
-    Ok(())
-}
-
-/// SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// 16 random bytes as hex, from the OS (for a generated admin token).
-fn random_hex() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_err()
-    {
-        // No /dev/urandom: time and process id are still unguessable enough for a demo.
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            ^ u128::from(std::process::id());
-        bytes = seed.to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

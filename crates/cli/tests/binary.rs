@@ -471,3 +471,84 @@ fn large_uploads_stream_without_being_held_in_memory() {
     );
     assert!(peak_mib < 96, "peak RSS {peak_mib} MiB");
 }
+
+fn admin_cli(base: &str, token: &str, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("admin")
+        .args(["--url", base])
+        .args(args)
+        .env("FEISHU_MEDIA_ADMIN_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn admin_commands_steer_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--memory", "--demo", "--admin-token", "adm-cli"]);
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+
+    let out = admin_cli(&server.base, "adm-cli", &["list", "apps"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = text(&out);
+    assert!(table.starts_with("APP_ID"), "{table}");
+    assert!(
+        table.contains("cli_demo") && table.contains("(1 row)"),
+        "{table}"
+    );
+
+    let out = admin_cli(&server.base, "adm-cli", &["--json", "list", "media"]);
+    let media: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(media.as_array().unwrap().len(), 3);
+
+    // Soft delete through the CLI; the download then answers 1061007.
+    let out = admin_cli(&server.base, "adm-cli", &["soft-delete", "boxcnDemoText"]);
+    assert!(text(&out).contains("deleted: true"), "{}", text(&out));
+    let dl = format!(
+        "{}/open-apis/drive/v1/medias/boxcnDemoText/download",
+        server.base
+    );
+    let body = curl(&["-sS", "-H", "Authorization: Bearer u-demo-alice", &dl]);
+    assert!(String::from_utf8_lossy(&body.stdout).contains("1061007"));
+
+    // Faults from a file, the request log, and reset back to the demo world.
+    let rules = dir.path().join("faults.json");
+    std::fs::write(
+        &rules,
+        r#"[{"endpoint":"download","times":1,"action":{"status":503,"code":1061045}}]"#,
+    )
+    .unwrap();
+    let out = admin_cli(
+        &server.base,
+        "adm-cli",
+        &["faults", "set", rules.to_str().unwrap()],
+    );
+    assert!(text(&out).contains("download"), "{}", text(&out));
+    let out = admin_cli(&server.base, "adm-cli", &["requests", "--limit", "3"]);
+    assert!(text(&out).contains("/_admin/v1/faults"), "{}", text(&out));
+    let out = admin_cli(&server.base, "adm-cli", &["reset"]);
+    assert!(text(&out).contains("media: 3"), "{}", text(&out));
+    let body = curl(&["-sS", "-H", "Authorization: Bearer u-demo-alice", &dl]);
+    assert!(
+        String::from_utf8_lossy(&body.stdout).starts_with("Hello"),
+        "reset undid the delete and the fault"
+    );
+
+    // Refusals exit 4 with the code and the reason.
+    let out = admin_cli(&server.base, "wrong", &["list", "apps"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1069401"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = admin_cli(&server.base, "adm-cli", &["get", "media", "boxNope"]);
+    assert_eq!(out.status.code(), Some(4));
+    // An unreachable server exits 1.
+    let out = admin_cli("http://127.0.0.1:9", "adm-cli", &["list", "apps"]);
+    assert_eq!(out.status.code(), Some(1));
+}
