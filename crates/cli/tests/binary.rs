@@ -552,3 +552,62 @@ fn admin_commands_steer_a_running_server() {
     let out = admin_cli("http://127.0.0.1:9", "adm-cli", &["list", "apps"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn fault_rules_from_a_file_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("faults.json");
+    std::fs::write(
+        &rules,
+        r#"[{"endpoint":"download","times":1,"action":{"status":503,"code":1061045}}]"#,
+    )
+    .unwrap();
+    let server = Server::start(&["--memory", "--demo", "--faults", rules.to_str().unwrap()]);
+    let dl = format!(
+        "{}/open-apis/drive/v1/medias/boxcnDemoText/download",
+        server.base
+    );
+    let code = |o: std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let first = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Authorization: Bearer u-demo-alice",
+        &dl,
+    ]);
+    assert_eq!(code(first), "503");
+    let second = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Authorization: Bearer u-demo-alice",
+        &dl,
+    ]);
+    assert_eq!(code(second), "200");
+
+    // A bad rule file stops the start with the JSON path at fault.
+    std::fs::write(&rules, r#"[{"endpoint":"download","action":{}}]"#).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--memory",
+            "--listen",
+            "127.0.0.1:0",
+            "--faults",
+            rules.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[0].action"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
