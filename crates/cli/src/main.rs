@@ -2,10 +2,12 @@
 //!
 //! Exit codes: 0 success; 1 a runtime failure (cannot bind, storage unusable, the
 //! server cannot be reached); 2 bad usage (clap's own); 3 a manifest that was refused;
-//! 4 the admin API refused a request.
+//! 4 the admin API refused a request; 5 some downloads or uploads failed (each failure
+//! was printed with its Feishu code and a hint).
 
 mod admin;
 mod serve;
+mod transfer;
 
 use clap::{Parser, Subcommand};
 use feishu_media_server::seed::SeedError;
@@ -28,6 +30,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Steer a running server through its admin API (seed, reset, faults, objects).
     Admin(admin::AdminArgs),
+    /// Download media by file token: parallel ranged chunks, resumable, within the quota.
+    Download(transfer::DownloadArgs),
+    /// Upload files (upload_all up to 20 MiB, chunked above) and print their tokens.
+    Upload(transfer::UploadArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Admin(args) => runtime.block_on(admin::run(args)),
+        Command::Download(args) => runtime.block_on(transfer::download(args)),
+        Command::Upload(args) => runtime.block_on(transfer::upload(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,6 +62,8 @@ fn main() -> ExitCode {
                 ExitCode::from(3)
             } else if e.downcast_ref::<admin::Refused>().is_some() {
                 ExitCode::from(4)
+            } else if e.downcast_ref::<transfer::SomeFailed>().is_some() {
+                ExitCode::from(5)
             } else {
                 ExitCode::from(1)
             }

@@ -1,0 +1,79 @@
+//! The client-side quota: every request of a client waits its turn so a batch never
+//! provokes a 429 by itself, and the daily count stops at the daily limit.
+
+use crate::error::{Error, Result};
+use governor::{DefaultDirectRateLimiter, Quota as GQuota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+
+/// Feishu's media API: 5 requests/s and 10 000/day per app.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub per_second: u32,
+    pub per_day: u32,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Self {
+            per_second: 5,
+            per_day: 10_000,
+        }
+    }
+}
+
+pub struct Limiter {
+    quota: Quota,
+    per_second: Option<DefaultDirectRateLimiter>,
+    /// (day number in UTC+8, requests counted).
+    today: Mutex<(i64, u32)>,
+}
+
+impl Limiter {
+    /// `per_second` 0 switches the per-second wait off (for servers without limits).
+    pub fn new(quota: Quota) -> Self {
+        // A burst of 1: requests leave evenly spaced, so even a server that counts per
+        // calendar second never sees more than `per_second` in one.
+        let per_second = NonZeroU32::new(quota.per_second).map(|n| {
+            let period = std::time::Duration::from_secs(1) / n.get();
+            RateLimiter::direct(
+                GQuota::with_period(period)
+                    .expect("non-zero period")
+                    .allow_burst(NonZeroU32::MIN),
+            )
+        });
+        Self {
+            quota,
+            per_second,
+            today: Mutex::new((0, 0)),
+        }
+    }
+
+    /// Waits for a turn, then counts the request against today's quota.
+    pub async fn acquire(&self) -> Result<()> {
+        if let Some(l) = &self.per_second {
+            l.until_ready().await;
+        }
+        let day = {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            (now_ms + 8 * 3600 * 1000).div_euclid(86_400_000)
+        };
+        let mut today = self.today.lock().expect("not poisoned");
+        if today.0 != day {
+            *today = (day, 0);
+        }
+        if today.1 >= self.quota.per_day {
+            return Err(Error::DailyQuota(self.quota.per_day));
+        }
+        today.1 += 1;
+        Ok(())
+    }
+
+    /// Requests counted today by this client.
+    pub fn used_today(&self) -> u32 {
+        self.today.lock().expect("not poisoned").1
+    }
+}
