@@ -611,3 +611,302 @@ fn fault_rules_from_a_file_at_start() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A server whose world holds `media` (token, bytes), on the embedded store, admin on.
+fn media_server(dir: &Path, media: &[(&str, &Path)]) -> Server {
+    let m: Vec<serde_json::Value> = media
+        .iter()
+        .map(|(token, path)| {
+            serde_json::json!({"file_token": token, "document": "dox", "parent_type": "docx_file",
+                "file_name": format!("{token}.bin"), "path": path.to_str().unwrap()})
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "apps": [{"app_id": "cli_t", "app_secret": "s", "tenant_key": "t", "scopes": ["drive:drive"], "rate_limit": null}],
+        "documents": [{"token": "dox", "type": "docx", "tenant_key": "t", "owner": "app:cli_t"}],
+        "media": m
+    });
+    let path = dir.join("manifest.json");
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let data = dir.join("data");
+    Server::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--seed",
+        path.to_str().unwrap(),
+        "--admin-token",
+        "adm",
+    ])
+}
+
+fn cli(base: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .args(["--base-url", base, "--app-id", "cli_t", "--app-secret", "s"]);
+    c
+}
+
+fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (((i as u64 * 2_654_435_761) >> 11) as u8) ^ seed)
+        .collect()
+}
+
+#[test]
+fn download_killed_midway_resumes_and_a_changed_media_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 24 * 1024 * 1024;
+    let v1 = pattern(size, 1);
+    let src = dir.path().join("v1.bin");
+    std::fs::write(&src, &v1).unwrap();
+    let server = media_server(dir.path(), &[("boxR", &src)]);
+    let out = dir.path().join("out");
+
+    // 24 chunks of 1 MiB at 4 requests/s: about 6 s; killed after 2.
+    let mut child = cli(
+        &server.base,
+        &[
+            "download",
+            "boxR",
+            "-o",
+            out.to_str().unwrap(),
+            "--chunk-mib",
+            "1",
+            "--rate",
+            "4",
+            "--connections",
+            "2",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.join("boxR.bin").exists(), "not finished yet");
+    assert!(out.join(".boxR.feishu-state.json").exists());
+
+    let run = cli(
+        &server.base,
+        &[
+            "download",
+            "boxR",
+            "-o",
+            out.to_str().unwrap(),
+            "--chunk-mib",
+            "1",
+            "--rate",
+            "0",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let transferred = v["result"]["bytes_transferred"].as_u64().unwrap();
+    assert_eq!(v["result"]["resumed"], true);
+    assert!(
+        transferred < size as u64 && transferred > 0,
+        "resumed: {transferred} of {size}"
+    );
+    assert!(
+        std::fs::read(out.join("boxR.bin")).unwrap() == v1,
+        "byte-identical after the resume"
+    );
+    assert!(
+        !out.join(".boxR.feishu-part").exists() && !out.join(".boxR.feishu-state.json").exists()
+    );
+
+    // Kill again, then replace the media: the next run must notice and restart.
+    std::fs::remove_file(out.join("boxR.bin")).unwrap();
+    let mut child = cli(
+        &server.base,
+        &[
+            "download",
+            "boxR",
+            "-o",
+            out.to_str().unwrap(),
+            "--chunk-mib",
+            "1",
+            "--rate",
+            "4",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let v2 = pattern(size, 2);
+    let src2 = dir.path().join("v2.bin");
+    std::fs::write(&src2, &v2).unwrap();
+    let seed = serde_json::json!({"media": [{"file_token": "boxR", "document": "dox", "parent_type": "docx_file",
+        "file_name": "boxR.bin", "path": src2.to_str().unwrap()}]});
+    let seeded = curl(&[
+        "-sS",
+        "-f",
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: Bearer adm",
+        "-d",
+        &seed.to_string(),
+        &format!("{}/_admin/v1/seed", server.base),
+    ]);
+    assert!(seeded.status.success());
+    let run = cli(
+        &server.base,
+        &[
+            "download",
+            "boxR",
+            "-o",
+            out.to_str().unwrap(),
+            "--chunk-mib",
+            "1",
+            "--rate",
+            "0",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        std::fs::read(out.join("boxR.bin")).unwrap() == v2,
+        "the new bytes, not a mix"
+    );
+}
+
+#[test]
+fn cli_downloads_large_media_in_parallel_and_reports_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 200 * 1024 * 1024;
+    let src = dir.path().join("big.bin");
+    std::fs::write(&src, pattern(size, 9)).unwrap();
+    let server = media_server(dir.path(), &[("boxL", &src)]);
+    let out = dir.path().join("out");
+    let run = cli(
+        &server.base,
+        &[
+            "download",
+            "boxL",
+            "boxMissing",
+            "-o",
+            out.to_str().unwrap(),
+            "--connections",
+            "4",
+            "--rate",
+            "0",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(run.status.code(), Some(5), "one of two failed");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("1061003") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 done, 1 failed"), "{stderr}");
+    let got = std::fs::read(out.join("boxL.bin")).unwrap();
+    assert_eq!(got.len(), size);
+    assert!(got == std::fs::read(&src).unwrap());
+    // Without --force an existing file is left alone.
+    let run = cli(
+        &server.base,
+        &[
+            "download",
+            "boxL",
+            "-o",
+            out.to_str().unwrap(),
+            "--rate",
+            "0",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(run.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("exists"));
+}
+
+#[test]
+fn cli_uploads_small_and_chunked_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = media_server(dir.path(), &[]);
+    let small = dir.path().join("小文件.txt");
+    std::fs::write(&small, b"small").unwrap();
+    let big = dir.path().join("big.bin");
+    let big_bytes = pattern(21 * 1024 * 1024, 3);
+    std::fs::write(&big, &big_bytes).unwrap();
+    let run = cli(
+        &server.base,
+        &[
+            "upload",
+            small.to_str().unwrap(),
+            big.to_str().unwrap(),
+            "--parent-type",
+            "docx_file",
+            "--parent-node",
+            "blk",
+            "--extra",
+            r#"{"drive_route_token":"dox"}"#,
+            "--json",
+            "--rate",
+            "0",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let out = dir.path().join("back");
+    for (line, want) in lines.iter().zip([&b"small"[..], &big_bytes]) {
+        let token = line["result"]["file_token"].as_str().unwrap();
+        let run = cli(
+            &server.base,
+            &[
+                "download",
+                token,
+                "-o",
+                out.to_str().unwrap(),
+                "--json",
+                "--rate",
+                "0",
+            ],
+        )
+        .output()
+        .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert!(std::fs::read(v["result"]["path"].as_str().unwrap()).unwrap() == want);
+    }
+    assert!(
+        out.join("小文件.txt").exists(),
+        "saved under the uploaded name"
+    );
+}

@@ -255,7 +255,7 @@ impl Client {
             let headers = resp.headers().clone();
             let is_json = header_str(&headers, "content-type")
                 .is_some_and(|c| c.starts_with("application/json"));
-            if (pass.contains(&status) || (200..300).contains(&status)) && !is_json {
+            if pass.contains(&status) || ((200..300).contains(&status) && !is_json) {
                 return Ok(Answer {
                     status,
                     headers,

@@ -265,7 +265,7 @@ impl Client {
                             bad(&format!("asked for bytes 0-{want_end}, got {a}-{b}")).into()
                         );
                     }
-                    write_body(
+                    match write_body(
                         &mut first,
                         &work.part,
                         0,
@@ -273,7 +273,25 @@ impl Client {
                         &progress,
                         &transferred,
                     )
-                    .await?;
+                    .await
+                    {
+                        Ok(()) => {}
+                        Err(BodyCut(reached)) => {
+                            // Go on from the byte reached, under If-Range like any chunk.
+                            let st = shared.lock().clone();
+                            self.fetch_chunk(
+                                &st,
+                                0,
+                                reached,
+                                extra,
+                                &work.part,
+                                &progress,
+                                &transferred,
+                            )
+                            .await?;
+                        }
+                        Err(Write(e)) => return Err(e.into()),
+                    }
                     shared.lock().done[0] = true;
                 }
                 let state = shared.lock().clone();
@@ -329,10 +347,12 @@ impl Client {
                             return Ok(());
                         };
                         let st = shared.lock().clone();
+                        let from = i as u64 * st.chunk;
                         client
                             .fetch_chunk(
                                 &st,
                                 i,
+                                from,
                                 extra.as_deref(),
                                 &work.part,
                                 &progress,
@@ -386,18 +406,19 @@ impl Client {
 
     /// Fetches chunk `i` into the part file, continuing from the byte reached when the
     /// body breaks off, and checking that every answer is exactly the range asked for.
+    #[allow(clippy::too_many_arguments)]
     async fn fetch_chunk(
         &self,
         st: &State,
         i: usize,
+        from: u64,
         extra: Option<&str>,
         part: &Path,
         progress: &Arc<dyn Progress>,
         transferred: &Arc<std::sync::atomic::AtomicU64>,
     ) -> Result<(), Stop> {
-        let start = i as u64 * st.chunk;
-        let end = start + st.chunk_len(i); // exclusive
-        let mut pos = start;
+        let end = i as u64 * st.chunk + st.chunk_len(i); // exclusive
+        let mut pos = from;
         let mut failures = 0;
         while pos < end {
             let mut f = self
