@@ -112,17 +112,24 @@ pub struct SomeFailed {
     pub total: usize,
 }
 
-struct Bar(ProgressBar);
+/// A file's bar, and the bar of all files together.
+struct Bar {
+    file: ProgressBar,
+    all: ProgressBar,
+}
 
 impl Progress for Bar {
     fn start(&self, name: &str, total: u64, already: u64) {
-        self.0.set_length(total);
-        self.0.set_position(already);
-        self.0.set_message(name.to_owned());
+        self.file.set_length(total);
+        self.file.set_position(already);
+        self.file.set_message(name.to_owned());
+        self.all.inc_length(total);
+        self.all.inc(already);
     }
 
     fn advance(&self, bytes: u64) {
-        self.0.inc(bytes);
+        self.file.inc(bytes);
+        self.all.inc(bytes);
     }
 }
 
@@ -173,19 +180,24 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<()> {
         chunk_size: args.chunk_mib.max(1) * 1024 * 1024,
         force: args.force,
     };
-    let bars = (!args.conn.json && std::io::stderr().is_terminal()).then(MultiProgress::new);
+        let bars = (!args.conn.json && std::io::stderr().is_terminal()).then(MultiProgress::new);
+    let all = bars.as_ref().map(|m| {
+        let b = m.add(ProgressBar::new(0).with_style(bar_style()));
+        b.set_message(format!("all {} files", tokens.len()));
+        b
+    });
     let started = Instant::now();
     let results: Vec<(String, Result<feishu_media_client::Downloaded, Error>)> =
         futures_util::stream::iter(tokens.iter().cloned())
             .map(|token| {
                 let (client, opts, out) = (client.clone(), opts.clone(), args.output.clone());
-                let progress: Arc<dyn Progress> = match &bars {
-                    Some(m) => {
-                        let b = m.add(ProgressBar::new(0).with_style(bar_style()));
+                                let progress: Arc<dyn Progress> = match (&bars, &all) {
+                    (Some(m), Some(all)) => {
+                        let b = m.insert_from_back(1, ProgressBar::new(0).with_style(bar_style()));
                         b.set_message(token.clone());
-                        Arc::new(Bar(b))
+                        Arc::new(Bar { file: b, all: all.clone() })
                     }
-                    None => Arc::new(Quiet),
+                    _ => Arc::new(Quiet),
                 };
                 async move {
                     let r = client.download_to_dir(&token, &out, &opts, progress).await;
