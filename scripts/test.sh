@@ -32,3 +32,7 @@ cargo test --locked --workspace
 # --- the official SDKs, pointed at the real binary --------------------------------------
 log "official SDKs"
 compat/run.sh target/debug/feishu-media
+
+# --- the benchmark harness, in its short smoke mode (the full run is bench/run.sh) -------
+log "bench/run.sh --quick"
+bench/run.sh --quick

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Benchmarks of feishu-media against its anchors, measured in one run with the contenders
+# alternating (these machines are noisy: compare, don't clock).
+#
+#   bench/run.sh           the full run (1 GiB media, 5 rounds; several minutes)
+#   bench/run.sh --quick   a smoke run (small files, 1 round; well under a minute) so the
+#                          harness cannot rot: scripts/test.sh runs it
+#
+# A  one client streaming a large media to /dev/null: ours vs nginx (sendfile on)
+# B  4 KiB ranged GETs/s, 64 keep-alive connections (wrk -t1): ours vs nginx
+# C  whole 300 KB GETs/s, same setup: ours vs nginx
+# D  our server's peak private (anonymous) memory while 64 clients stream the large media
+# E  upload_all of 20 MiB and a chunked upload of the large media: MB/s vs dd conv=fsync
+# F  downloading the large media: our CLI vs curl vs aria2c -x4 -s4 (wall time, cmp'd)
+#
+# Prints a Markdown table and writes bench/results/latest.json (quick runs write
+# bench/results/quick.json). Loopback only; every load is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+if [ $quick = 1 ]; then
+  rounds=1; big_mib=32; wrk_secs=1; d_clients=8; out=bench/results/quick.json
+else
+  rounds=5; big_mib=1024; wrk_secs=5; d_clients=64; out=bench/results/latest.json
+fi
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# --- tools -------------------------------------------------------------------------------
+need=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v wrk >/dev/null || need+=(wrk)
+command -v aria2c >/dev/null || need+=(aria2)
+command -v curl >/dev/null || need+=(curl)
+command -v bc >/dev/null || need+=(bc)
+if ((${#need[@]})); then
+  log "installing ${need[*]}"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+log "building (release)"
+cargo build --release --locked -p feishu-media >&2
+BIN=$root/target/release/feishu-media
+
+work=$(mktemp -d /tmp/feishu-media-bench.XXXXXX)
+chmod 755 "$work" # nginx's workers run as another user
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- files and servers -------------------------------------------------------------------
+log "creating ${big_mib} MiB and 300 KB files"
+mkdir -p "$work/www" "$work/data" "$work/dl"
+head -c $((big_mib * 1024 * 1024)) /dev/urandom >"$work/www/big.bin"
+head -c 300000 /dev/urandom >"$work/www/small.bin"
+head -c $((20 * 1024 * 1024)) /dev/urandom >"$work/twenty.bin"
+cat >"$work/manifest.json" <<JSON
+{"apps": [{"app_id": "cli_bench", "app_secret": "bench", "tenant_key": "bench",
+           "scopes": ["drive:drive"], "rate_limit": null}],
+ "documents": [{"token": "doxBench", "type": "docx", "tenant_key": "bench", "owner": "app:cli_bench"}],
+ "media": [{"file_token": "boxBig", "document": "doxBench", "parent_type": "docx_file", "file_name": "big.bin", "path": "www/big.bin"},
+           {"file_token": "boxSmall", "document": "doxBench", "parent_type": "docx_file", "file_name": "small.bin", "path": "www/small.bin"}]}
+JSON
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ours_port=$(free_port)
+FEISHU_MEDIA_LOG=warn "$BIN" serve --listen "127.0.0.1:$ours_port" --data-dir "$work/data" --seed "$work/manifest.json" \
+  >"$work/ours.out" 2>"$work/ours.err" &
+ours_pid=$!; pids+=("$ours_pid")
+
+nginx_port=$(free_port)
+cat >"$work/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$nginx_port; root $work/www; }
+}
+CONF
+"$NGINX" -c "$work/nginx.conf"
+
+ours=http://127.0.0.1:$ours_port
+ngx=http://127.0.0.1:$nginx_port
+for _ in $(seq 1 100); do curl -sf "$ours/healthz" >/dev/null && curl -sf "$ngx/small.bin" -o /dev/null && break; sleep 0.1; done
+for u in "$ngx/big.bin" "$ngx/small.bin"; do
+  code=$(curl -s -o /dev/null -r 0-0 -w '%{http_code}' "$u")
+  [ "$code" = 206 ] || { echo "nginx answers $code for $u" >&2; exit 1; }
+done
+token=$(curl -s -X POST "$ours/open-apis/auth/v3/tenant_access_token/internal" -d '{"app_id":"cli_bench","app_secret":"bench"}' \
+  | sed -E 's/.*"tenant_access_token":"([^"]+)".*/\1/')
+auth="Authorization: Bearer $token"
+big_url="$ours/open-apis/drive/v1/medias/boxBig/download"
+small_url="$ours/open-apis/drive/v1/medias/boxSmall/download"
+for u in "$big_url" "$small_url"; do
+  code=$(curl -s -o /dev/null -r 0-0 -H "$auth" -w '%{http_code}' "$u")
+  [ "$code" = 206 ] || { echo "ours answers $code for $u" >&2; exit 1; }
+done
+
+# --- measurements: one line "ID CONTENDER VALUE" each -----------------------------------
+results=$work/results.txt
+: >"$results"
+record() { echo "$1 $2 $3" >>"$results"; }
+
+speed() { curl -s -o /dev/null -w '%{speed_download}' "$@"; }            # bytes/s
+rps() { wrk -t1 -c64 -d"${wrk_secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+wall() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+
+for r in $(seq 1 $rounds); do
+  log "round $r/$rounds"
+  # A: alternate which goes first.
+  if ((r % 2)); then
+    record A ours "$(speed -H "$auth" "$big_url")"; record A nginx "$(speed "$ngx/big.bin")"
+  else
+    record A nginx "$(speed "$ngx/big.bin")"; record A ours "$(speed -H "$auth" "$big_url")"
+  fi
+  record B ours "$(rps -H "$auth" -H 'Range: bytes=4096-8191' "$small_url")"
+  record B nginx "$(rps -H 'Range: bytes=4096-8191' "$ngx/small.bin")"
+  record C nginx "$(rps "$ngx/small.bin")"
+  record C ours "$(rps -H "$auth" "$small_url")"
+
+  # E: upload_all of 20 MiB, a chunked upload of the large file (our CLI), vs dd.
+  s=$(date +%s.%N)
+  curl -s -H "$auth" -F file_name=t.bin -F parent_type=ccm_import_open -F size=$((20 * 1024 * 1024)) \
+    -F "file=@$work/twenty.bin" "$ours/open-apis/drive/v1/medias/upload_all" -o /dev/null
+  e=$(date +%s.%N); record E20 ours "$(echo "20 * 1048576 / ($e - $s)" | bc -l)"
+  s=$(date +%s.%N); dd if="$work/twenty.bin" of="$work/dd.bin" bs=4M conv=fsync status=none; e=$(date +%s.%N)
+  record E20 dd "$(echo "20 * 1048576 / ($e - $s)" | bc -l)"; rm -f "$work/dd.bin"
+  t=$(wall "$BIN" upload "$work/www/big.bin" --parent-type ccm_import_open --base-url "$ours" --app-id cli_bench --app-secret bench --rate 0)
+  record Ebig ours "$(echo "$big_mib * 1048576 / $t" | bc -l)"
+  s=$(date +%s.%N); dd if="$work/www/big.bin" of="$work/dd.bin" bs=4M conv=fsync status=none; e=$(date +%s.%N)
+  record Ebig dd "$(echo "$big_mib * 1048576 / ($e - $s)" | bc -l)"; rm -f "$work/dd.bin"
+
+  # F: three downloaders, in turn, each output compared with the source.
+  rm -rf "$work/dl"/*
+  t=$(wall "$BIN" download boxBig -o "$work/dl" --base-url "$ours" --app-id cli_bench --app-secret bench \
+      --rate 0 --connections 4 --chunk-mib $(( (big_mib + 3) / 4 )) --force)
+  cmp -s "$work/dl/big.bin" "$work/www/big.bin" || { echo "F: our CLI's bytes differ" >&2; exit 1; }
+  record F ours "$t"
+  t=$(wall curl -s -H "$auth" -o "$work/dl/curl.bin" "$big_url")
+  cmp -s "$work/dl/curl.bin" "$work/www/big.bin" || { echo "F: curl's bytes differ" >&2; exit 1; }
+  record F curl "$t"
+  t=$(wall aria2c -q -x4 -s4 --allow-overwrite=true --header="$auth" -d "$work/dl" -o aria.bin "$big_url")
+  cmp -s "$work/dl/aria.bin" "$work/www/big.bin" || { echo "F: aria2c's bytes differ" >&2; exit 1; }
+  record F aria2c "$t"
+  rm -rf "$work/dl"/*
+done
+
+# D: peak anonymous memory of our server while many clients stream at once.
+log "D: $d_clients clients streaming at once"
+peak_anon() { awk '/RssAnon/ {print $2}' "/proc/$ours_pid/status"; }
+max=0
+cpids=()
+for _ in $(seq 1 "$d_clients"); do curl -s -H "$auth" -o /dev/null "$big_url" & cpids+=($!); done
+while kill -0 "${cpids[0]}" 2>/dev/null || jobs -r | grep -q .; do
+  v=$(peak_anon); ((v > max)) && max=$v
+  sleep 0.1
+  running=0; for p in "${cpids[@]}"; do kill -0 "$p" 2>/dev/null && running=1; done
+  ((running)) || break
+done
+wait "${cpids[@]}" 2>/dev/null || true
+record D ours "$((max * 1024))"
+
+# --- the table ----------------------------------------------------------------------------
+python3 - "$results" "$out" "$quick" "$big_mib" <<'PY'
+import json, statistics, subprocess, sys, os
+path, out, quick, big_mib = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
+data = {}
+for line in open(path):
+    i, who, v = line.split()
+    data.setdefault(i, {}).setdefault(who, []).append(float(v))
+def stat(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+rows = [
+    # id, what, ours, anchor, unit, better, target
+    ("A", f"stream {big_mib} MiB to /dev/null", "ours", "nginx", "MB/s", "higher", 0.9),
+    ("B", "4 KiB ranged GETs/s, 64 connections", "ours", "nginx", "req/s", "higher", 0.7),
+    ("C", "300 KB GETs/s, 64 connections", "ours", "nginx", "req/s", "higher", 0.8),
+    ("D", f"peak private memory, {64 if not quick else 8} clients streaming", "ours", None, "MiB", "lower", 64),
+    ("E20", "upload_all 20 MiB", "ours", "dd", "MB/s", "higher", 0.5),
+    ("Ebig", f"chunked upload {big_mib} MiB", "ours", "dd", "MB/s", "higher", 0.5),
+    ("F", f"download {big_mib} MiB (our CLI vs aria2c -x4 -s4)", "ours", "aria2c", "s", "lower", 1.0),
+]
+scale = {"MB/s": 1e6, "req/s": 1, "MiB": 1048576, "s": 1}
+table, report = [], []
+for i, what, us, anchor, unit, better, target in rows:
+    if i not in data: continue
+    o = stat([x / scale[unit] for x in data[i][us]])
+    a = stat([x / scale[unit] for x in data[i][anchor]]) if anchor else None
+    ratio = o["median"] / a["median"] if a else None
+    met = (ratio >= target if better == "higher" else ratio <= target) if a else o["median"] < target
+    fmt = lambda s: f'{s["median"]:.1f} ({s["min"]:.1f}–{s["max"]:.1f})'
+    target_s = (f"≥ {target}×" if better == "higher" else f"≤ {target}×") if a else f"< {target} {unit}"
+    table.append(f'| {i} | {what} | {fmt(o)} {unit} | ' + (f'{anchor}: {fmt(a)} {unit}' if a else '–') +
+                 f' | {ratio:.2f}× | {target_s} | {"yes" if met else "**no**"} |' if a else
+                 f'| {i} | {what} | {fmt(o)} {unit} | – | – | {target_s} | {"yes" if met else "**no**"} |')
+    report.append({"id": i, "what": what, "unit": unit, "ours": o, "anchor": anchor, "anchor_stats": a,
+                   "ratio": ratio, "target": target, "better": better, "met": met})
+if "F" in data and "curl" in data["F"]:
+    c = stat(data["F"]["curl"])
+    table.append(f'| F′ | same download with curl (one stream) | {c["median"]:.2f} ({c["min"]:.2f}–{c["max"]:.2f}) s | – | – | for reference | – |')
+    report.append({"id": "F-curl", "what": "download with curl", "unit": "s", "ours": None, "anchor": "curl", "anchor_stats": c})
+print("| id | measure | ours: median (min–max) | anchor: median (min–max) | ratio | target | met |")
+print("|---|---|---|---|---|---|---|")
+print("\n".join(table))
+commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+json.dump({"quick": quick, "cores": os.cpu_count(), "commit": commit, "big_mib": big_mib, "results": report},
+          open(out, "w"), indent=2)
+print(f"\n(written to {out}; {os.cpu_count()} cores, commit {commit[:12]})")
+PY
