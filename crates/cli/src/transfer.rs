@@ -180,7 +180,7 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<()> {
         chunk_size: args.chunk_mib.max(1) * 1024 * 1024,
         force: args.force,
     };
-        let bars = (!args.conn.json && std::io::stderr().is_terminal()).then(MultiProgress::new);
+    let bars = (!args.conn.json && std::io::stderr().is_terminal()).then(MultiProgress::new);
     let all = bars.as_ref().map(|m| {
         let b = m.add(ProgressBar::new(0).with_style(bar_style()));
         b.set_message(format!("all {} files", tokens.len()));
@@ -191,11 +191,14 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<()> {
         futures_util::stream::iter(tokens.iter().cloned())
             .map(|token| {
                 let (client, opts, out) = (client.clone(), opts.clone(), args.output.clone());
-                                let progress: Arc<dyn Progress> = match (&bars, &all) {
+                let progress: Arc<dyn Progress> = match (&bars, &all) {
                     (Some(m), Some(all)) => {
                         let b = m.insert_from_back(1, ProgressBar::new(0).with_style(bar_style()));
                         b.set_message(token.clone());
-                        Arc::new(Bar { file: b, all: all.clone() })
+                        Arc::new(Bar {
+                            file: b,
+                            all: all.clone(),
+                        })
                     }
                     _ => Arc::new(Quiet),
                 };

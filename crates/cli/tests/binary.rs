@@ -824,11 +824,30 @@ fn cli_downloads_large_media_in_parallel_and_reports_failures() {
     let got = std::fs::read(out.join("boxL.bin")).unwrap();
     assert_eq!(got.len(), size);
     assert!(got == std::fs::read(&src).unwrap());
-        // The same in one single request, over the existing file with --force.
-    let run = cli(&server.base, &["download", "boxL", "-o", out.to_str().unwrap(), "--connections", "1", "--chunk-mib", "512", "--rate", "0", "--force"])
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // The same in one single request, over the existing file with --force.
+    let run = cli(
+        &server.base,
+        &[
+            "download",
+            "boxL",
+            "-o",
+            out.to_str().unwrap(),
+            "--connections",
+            "1",
+            "--chunk-mib",
+            "512",
+            "--rate",
+            "0",
+            "--force",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(std::fs::read(out.join("boxL.bin")).unwrap() == std::fs::read(&src).unwrap());
     // Without --force an existing file is left alone.
     let run = cli(
@@ -855,7 +874,7 @@ fn cli_uploads_small_and_chunked_files() {
     let small = dir.path().join("小文件.txt");
     std::fs::write(&small, b"small").unwrap();
     let big = dir.path().join("big.bin");
-        let big_bytes = pattern(300 * 1024 * 1024, 3);
+    let big_bytes = pattern(300 * 1024 * 1024, 3);
     std::fs::write(&big, &big_bytes).unwrap();
     let run = cli(
         &server.base,

@@ -7,6 +7,7 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::request_log::RequestLog;
 use crate::seed::Manifest;
+use feishu_media_store::cache::CachedMeta;
 use feishu_media_store::fs::FsBlobs;
 use feishu_media_store::memory::{MemoryBlobs, MemoryMeta};
 use feishu_media_store::sqlite::SqliteMeta;
@@ -46,7 +47,7 @@ impl AppState {
                 ),
                 Storage::DataDir(dir) => {
                     tokio::fs::create_dir_all(dir).await?;
-                    let meta = SqliteMeta::open(&dir.join("meta.sqlite")).await?;
+                    let meta = CachedMeta::new(SqliteMeta::open(&dir.join("meta.sqlite")).await?);
                     let blobs = FsBlobs::open(dir).await?;
                     let secret = match config.secret {
                         Some(s) => s,

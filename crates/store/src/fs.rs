@@ -21,10 +21,72 @@ use tokio_util::io::ReaderStream;
 /// overhead.
 const BUF: usize = 256 * 1024;
 
+/// Writes of staged data are gathered up to this size.
+const WRITE_BUF: usize = 1024 * 1024;
+
+/// Reads up to this long are done in one go (a 300 KB media, any small range).
+const SMALL_READ: u64 = 1024 * 1024;
+
 pub struct FsBlobs {
     blobs: PathBuf,
     parts: PathBuf,
     tmp: PathBuf,
+    /// Small blobs kept in memory: blobs never change, so a copy is never stale.
+    hot: HotBlobs,
+}
+
+/// Blobs of at most this size are kept in memory once read.
+const HOT_BLOB_MAX: u64 = 1024 * 1024;
+/// The memory the hot blobs may take in all; the oldest go first.
+const HOT_BUDGET: usize = 32 * 1024 * 1024;
+
+#[derive(Default)]
+struct HotBlobs(std::sync::Mutex<HotInner>);
+
+#[derive(Default)]
+struct HotInner {
+    blobs: std::collections::HashMap<String, bytes::Bytes>,
+    order: std::collections::VecDeque<String>,
+    bytes: usize,
+}
+
+impl HotBlobs {
+    fn get(&self, key: &str) -> Option<bytes::Bytes> {
+        self.0.lock().ok()?.blobs.get(key).cloned()
+    }
+
+    fn put(&self, key: &str, blob: bytes::Bytes) {
+        let Ok(mut h) = self.0.lock() else { return };
+        if h.blobs.contains_key(key) {
+            return;
+        }
+        while h.bytes + blob.len() > HOT_BUDGET {
+            let Some(old) = h.order.pop_front() else {
+                break;
+            };
+            if let Some(b) = h.blobs.remove(&old) {
+                h.bytes -= b.len();
+            }
+        }
+        h.bytes += blob.len();
+        h.order.push_back(key.to_owned());
+        h.blobs.insert(key.to_owned(), blob);
+    }
+
+    fn remove(&self, key: &str) {
+        if let Ok(mut h) = self.0.lock()
+            && let Some(b) = h.blobs.remove(key)
+        {
+            h.bytes -= b.len();
+            h.order.retain(|k| k != key);
+        }
+    }
+}
+
+fn slice(blob: &bytes::Bytes, start: u64, end: u64) -> ByteStream {
+    let end = (end as usize).min(blob.len());
+    let part = blob.slice((start as usize).min(end)..end);
+    Box::pin(futures_util::stream::once(async move { Ok(part) }))
 }
 
 impl FsBlobs {
@@ -34,6 +96,7 @@ impl FsBlobs {
             blobs: root.join("blobs"),
             parts: root.join("parts"),
             tmp: root.join("tmp"),
+            hot: HotBlobs::default(),
         };
         for dir in [&store.blobs, &store.parts, &store.tmp] {
             tokio::fs::create_dir_all(dir).await?;
@@ -108,6 +171,22 @@ async fn open_stream(path: &Path, what: &str, start: u64, len: u64) -> StoreResu
     Ok(Box::pin(ReaderStream::with_capacity(file.take(len), BUF)))
 }
 
+/// `len` bytes from `start` (fewer at the end of the file), with positioned reads.
+fn read_at(file: &std::fs::File, start: u64, len: u64) -> std::io::Result<bytes::Bytes> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len as usize];
+    let mut done = 0;
+    while done < buf.len() {
+        let n = file.read_at(&mut buf[done..], start + done as u64)?;
+        if n == 0 {
+            buf.truncate(done);
+            break;
+        }
+        done += n;
+    }
+    Ok(bytes::Bytes::from(buf))
+}
+
 struct StagedFile {
     info: BlobInfo,
     tmp: TempGuard,
@@ -151,11 +230,14 @@ impl BlobStore for FsBlobs {
             .tmp
             .join(format!("{}.part", hex::encode(rand::random::<[u8; 16]>())));
         let guard = TempGuard(Some(tmp_path.clone()));
-        let mut file = tokio::fs::OpenOptions::new()
+        let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp_path)
             .await?;
+        // Network reads come in small pieces; writing each would cost a blocking-pool
+        // hop per piece, so they are gathered into large writes.
+        let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUF, file);
         let mut intake = Intake::new(max);
         loop {
             let chunk = intake.next(data).await?;
@@ -165,7 +247,7 @@ impl BlobStore for FsBlobs {
             file.write_all(chunk).await?;
         }
         file.flush().await?;
-        file.sync_all().await?;
+        file.get_ref().sync_all().await?;
         Ok(Box::new(StagedFile {
             info: intake.finish(),
             tmp: guard,
@@ -175,13 +257,37 @@ impl BlobStore for FsBlobs {
     }
 
     async fn get(&self, sha256: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
-        open_stream(
-            &self.path(sha256)?,
-            sha256,
-            start,
-            end.saturating_sub(start),
-        )
-        .await
+        let path = self.path(sha256)?;
+        if let Some(blob) = self.hot.get(sha256) {
+            return Ok(slice(&blob, start, end));
+        }
+        let len = end.saturating_sub(start);
+        if len <= SMALL_READ {
+            // Small reads (ranges, small media) in one blocking-pool hop: open, then the
+            // whole blob when it is small enough to keep, else just the range (pread).
+            let key = sha256.to_owned();
+            let (whole, bytes) =
+                tokio::task::spawn_blocking(move || -> StoreResult<(bool, bytes::Bytes)> {
+                    let file =
+                        std::fs::File::open(&path).map_err(|e| not_found_is_missing(e, &key))?;
+                    let size = file.metadata()?.len();
+                    if size <= HOT_BLOB_MAX {
+                        Ok((true, read_at(&file, 0, size)?))
+                    } else {
+                        Ok((false, read_at(&file, start, len)?))
+                    }
+                })
+                .await
+                .map_err(|e| StoreError::Backend(format!("read task: {e}")))??;
+            if whole {
+                self.hot.put(sha256, bytes.clone());
+                return Ok(slice(&bytes, start, end));
+            }
+            return Ok(Box::pin(futures_util::stream::once(
+                async move { Ok(bytes) },
+            )));
+        }
+        open_stream(&path, sha256, start, len).await
     }
 
     async fn size(&self, sha256: &str) -> StoreResult<Option<u64>> {
@@ -196,6 +302,7 @@ impl BlobStore for FsBlobs {
     }
 
     async fn delete(&self, sha256: &str) -> StoreResult<()> {
+        self.hot.remove(sha256);
         let Ok(path) = self.path(sha256) else {
             return Ok(());
         };

@@ -8,9 +8,11 @@
 //! - [`memory`]: both traits in memory (`--memory`, tests).
 //! - [`sqlite`] + [`fs`]: the embedded default, SQLite metadata and blob files written
 //!   atomically (temp file, fsync, rename).
+//! - [`cache`]: a read-through cache in front of any metadata store (the hot path).
 //! - [`conformance`]: the one suite every backend must pass; each backend's tests call it.
 
 pub mod blob;
+pub mod cache;
 pub mod conformance;
 pub mod error;
 pub mod fs;

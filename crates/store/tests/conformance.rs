@@ -65,3 +65,18 @@ async fn leftover_temp_files_are_swept_on_open() {
         0
     );
 }
+
+#[tokio::test]
+async fn cached_sqlite_meta() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
+    meta_suite(&feishu_media_store::cache::CachedMeta::new(inner)).await;
+}
+
+#[tokio::test]
+async fn cached_memory_meta() {
+    meta_suite(&feishu_media_store::cache::CachedMeta::new(
+        MemoryMeta::new(),
+    ))
+    .await;
+}

@@ -1,0 +1,238 @@
+//! A read-through cache in front of any [`MetaStore`], for the download path's keyed
+//! reads (token, app, document, media), which otherwise cost a database round trip each.
+//!
+//! Correct while every write goes through this wrapper, which holds for one process
+//! on the embedded store: each write first drops what it may change. Replicas sharing
+//! a database would each need invalidation from the others (not done yet).
+
+use crate::error::StoreResult;
+use crate::meta::{Batch, MetaStore};
+use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::RwLock;
+
+/// Entries kept per kind before the cache starts over (tokens accumulate).
+const MAX_ENTRIES: usize = 100_000;
+
+struct Map<V>(RwLock<HashMap<String, V>>);
+
+impl<V: Clone> Map<V> {
+    fn new() -> Self {
+        Self(RwLock::new(HashMap::new()))
+    }
+
+    fn get(&self, k: &str) -> Option<V> {
+        self.0.read().ok()?.get(k).cloned()
+    }
+
+    fn put(&self, k: &str, v: V) {
+        if let Ok(mut m) = self.0.write() {
+            if m.len() >= MAX_ENTRIES {
+                m.clear();
+            }
+            m.insert(k.to_owned(), v);
+        }
+    }
+
+    fn drop_key<Q: ?Sized + Hash + Eq>(&self, k: &Q)
+    where
+        String: std::borrow::Borrow<Q>,
+    {
+        if let Ok(mut m) = self.0.write() {
+            m.remove(k);
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut m) = self.0.write() {
+            m.clear();
+        }
+    }
+}
+
+pub struct CachedMeta<M> {
+    inner: M,
+    apps: Map<App>,
+    tokens: Map<AccessToken>,
+    documents: Map<Document>,
+    media: Map<Media>,
+}
+
+impl<M: MetaStore> CachedMeta<M> {
+    pub fn new(inner: M) -> Self {
+        Self {
+            inner,
+            apps: Map::new(),
+            tokens: Map::new(),
+            documents: Map::new(),
+            media: Map::new(),
+        }
+    }
+
+    fn forget_batch(&self, b: &Batch) {
+        b.apps
+            .iter()
+            .for_each(|a| self.apps.drop_key(a.app_id.as_str()));
+        b.tokens
+            .iter()
+            .for_each(|t| self.tokens.drop_key(t.hash.as_str()));
+        b.documents
+            .iter()
+            .for_each(|d| self.documents.drop_key(d.token.as_str()));
+        b.media
+            .iter()
+            .for_each(|m| self.media.drop_key(m.file_token.as_str()));
+    }
+}
+
+/// Reads through `$cache`: a hit answers, a miss asks the store and keeps a found value.
+macro_rules! read_through {
+    ($self:ident, $cache:ident, $key:expr, $load:expr) => {{
+        if let Some(v) = $self.$cache.get($key) {
+            return Ok(Some(v));
+        }
+        let v = $load.await?;
+        if let Some(v) = &v {
+            $self.$cache.put($key, v.clone());
+        }
+        Ok(v)
+    }};
+}
+
+#[async_trait]
+impl<M: MetaStore> MetaStore for CachedMeta<M> {
+    async fn apply(&self, batch: &Batch) -> StoreResult<()> {
+        self.forget_batch(batch);
+        let r = self.inner.apply(batch).await;
+        // Dropped again after the write: a read between the two drops may have cached
+        // the old value.
+        self.forget_batch(batch);
+        r
+    }
+
+    async fn app(&self, app_id: &str) -> StoreResult<Option<App>> {
+        read_through!(self, apps, app_id, self.inner.app(app_id))
+    }
+
+    async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        self.inner.user(user_id).await
+    }
+
+    async fn token(&self, hash: &str) -> StoreResult<Option<AccessToken>> {
+        read_through!(self, tokens, hash, self.inner.token(hash))
+    }
+
+    async fn latest_token(
+        &self,
+        app_id: &str,
+        kind: StoredTokenKind,
+    ) -> StoreResult<Option<AccessToken>> {
+        self.inner.latest_token(app_id, kind).await
+    }
+
+    async fn document(&self, token: &str) -> StoreResult<Option<Document>> {
+        read_through!(self, documents, token, self.inner.document(token))
+    }
+
+    async fn media(&self, file_token: &str) -> StoreResult<Option<Media>> {
+        read_through!(self, media, file_token, self.inner.media(file_token))
+    }
+
+    async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64> {
+        let n = self.inner.purge_expired_tokens(before_ms).await?;
+        if n > 0 {
+            self.tokens.clear();
+        }
+        Ok(n)
+    }
+
+    async fn list_media(&self) -> StoreResult<Vec<Media>> {
+        self.inner.list_media().await
+    }
+
+    async fn put_upload(&self, s: &UploadSession) -> StoreResult<()> {
+        self.inner.put_upload(s).await
+    }
+
+    async fn upload(&self, id: &str) -> StoreResult<Option<UploadSession>> {
+        self.inner.upload(id).await
+    }
+
+    async fn finish_upload(&self, id: &str, media: &Media) -> StoreResult<bool> {
+        self.media.drop_key(media.file_token.as_str());
+        let r = self.inner.finish_upload(id, media).await;
+        self.media.drop_key(media.file_token.as_str());
+        r
+    }
+
+    async fn delete_upload(&self, id: &str) -> StoreResult<()> {
+        self.inner.delete_upload(id).await
+    }
+
+    async fn expired_uploads(&self, before_ms: i64) -> StoreResult<Vec<String>> {
+        self.inner.expired_uploads(before_ms).await
+    }
+
+    async fn list_apps(&self) -> StoreResult<Vec<App>> {
+        self.inner.list_apps().await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.inner.list_users().await
+    }
+
+    async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>> {
+        self.inner.list_tokens(kind).await
+    }
+
+    async fn list_documents(&self) -> StoreResult<Vec<Document>> {
+        self.inner.list_documents().await
+    }
+
+    async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
+        self.apps.drop_key(app_id);
+        self.inner.delete_app(app_id).await
+    }
+
+    async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
+        self.inner.delete_user(user_id).await
+    }
+
+    async fn delete_token(&self, hash: &str) -> StoreResult<bool> {
+        self.tokens.drop_key(hash);
+        self.inner.delete_token(hash).await
+    }
+
+    async fn delete_document(&self, token: &str) -> StoreResult<bool> {
+        self.documents.drop_key(token);
+        self.inner.delete_document(token).await
+    }
+
+    async fn delete_media(&self, file_token: &str) -> StoreResult<bool> {
+        self.media.drop_key(file_token);
+        self.inner.delete_media(file_token).await
+    }
+
+    async fn wipe(&self) -> StoreResult<()> {
+        let r = self.inner.wipe().await;
+        self.apps.clear();
+        self.tokens.clear();
+        self.documents.clear();
+        self.media.clear();
+        r
+    }
+
+    async fn day_count(&self, key: &str, day: i64) -> StoreResult<u64> {
+        self.inner.day_count(key, day).await
+    }
+
+    async fn save_day_counts(&self, counts: &[(String, i64, u64)]) -> StoreResult<()> {
+        self.inner.save_day_counts(counts).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+}
