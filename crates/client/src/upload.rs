@@ -7,8 +7,11 @@ use feishu_media_proto::upload::{
     Adler32, BLOCK_SIZE, FileTokenData, FinishRequest, PrepareData, PrepareRequest, UPLOAD_ALL_MAX,
     block_len,
 };
+use futures_util::StreamExt;
 use std::path::Path;
-use tokio::io::AsyncReadExt;
+
+/// Blocks of one chunked upload sent at once.
+const PARALLEL_BLOCKS: usize = 3;
 
 /// Where an upload goes (`parent_type`, `parent_node`, `extra` as Feishu defines them).
 #[derive(Debug, Clone)]
@@ -97,35 +100,56 @@ impl Client {
                 plan.block_size
             )));
         }
-        let mut file = tokio::fs::File::open(path).await?;
+        // Blocks go up a few at a time, so the client's reading and the server's writing
+        // overlap; each is read from the file with a positioned read, only when sent.
+        let file = std::sync::Arc::new(std::fs::File::open(path)?);
         let url = self.url("/open-apis/drive/v1/medias/upload_part");
-        for seq in 0..plan.block_num {
-            let len = block_len(size, seq) as usize;
-            let mut block = vec![0u8; len];
-            file.read_exact(&mut block).await?;
-            let checksum = Adler32::of(&block).to_string();
-            let block = bytes::Bytes::from(block);
-            let answer = self
-                .send(
-                    |http, auth| {
-                        let form = reqwest::multipart::Form::new()
-                            .text("upload_id", plan.upload_id.clone())
-                            .text("seq", seq.to_string())
-                            .text("size", len.to_string())
-                            .text("checksum", checksum.clone())
-                            .part(
-                                "file",
-                                reqwest::multipart::Part::stream(block.clone()).file_name("blob"),
-                            );
-                        http.post(&url)
-                            .header("Authorization", auth)
-                            .multipart(form)
-                    },
-                    &[],
-                )
-                .await?;
-            let _: serde_json::Value = Self::json_data(answer).await?;
-            on_bytes(len as u64);
+        let upload_id = plan.upload_id.clone();
+        let results: Vec<Result<u64>> = futures_util::stream::iter(0..plan.block_num)
+            .map(|seq| {
+                let (file, url, upload_id) = (file.clone(), url.clone(), upload_id.clone());
+                async move {
+                    let len = block_len(size, seq);
+                    let block = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                        use std::os::unix::fs::FileExt;
+                        let mut block = vec![0u8; len as usize];
+                        file.read_exact_at(&mut block, seq * BLOCK_SIZE)?;
+                        Ok(block)
+                    })
+                    .await
+                    .map_err(|e| Error::Invalid(format!("read task: {e}")))??;
+                    let checksum = Adler32::of(&block).to_string();
+                    let block = bytes::Bytes::from(block);
+                    let answer = self
+                        .send(
+                            |http, auth| {
+                                let form = reqwest::multipart::Form::new()
+                                    .text("upload_id", upload_id.clone())
+                                    .text("seq", seq.to_string())
+                                    .text("size", len.to_string())
+                                    .text("checksum", checksum.clone())
+                                    .part(
+                                        "file",
+                                        reqwest::multipart::Part::stream(block.clone())
+                                            .file_name("blob"),
+                                    );
+                                http.post(&url)
+                                    .header("Authorization", auth)
+                                    .multipart(form)
+                            },
+                            &[],
+                        )
+                        .await?;
+                    let _: serde_json::Value = Self::json_data(answer).await?;
+                    on_bytes(len);
+                    Ok(len)
+                }
+            })
+            .buffer_unordered(PARALLEL_BLOCKS)
+            .collect()
+            .await;
+        for r in results {
+            r?;
         }
         let url = self.url("/open-apis/drive/v1/medias/upload_finish");
         let finish = FinishRequest {

@@ -232,6 +232,7 @@ pub async fn read_form(
     body: Body,
     file_max: u64,
     too_large: ErrorCode,
+    block: bool,
 ) -> Result<Form, ApiError> {
     let boundary = content_type
         .and_then(|ct| multer::parse_boundary(ct).ok())
@@ -251,18 +252,19 @@ pub async fn read_form(
                 inner: tokio_util::io::StreamReader::new(stream),
                 adler: Adler32::new(),
             };
-            let staged = state
-                .blobs
-                .stage(&mut reader, file_max)
-                .await
-                .map_err(|e| match e {
-                    StoreError::TooLarge(max) => ApiError::new(too_large)
-                        .hint(format!("the file part is larger than {max} bytes")),
-                    StoreError::Source(why) => {
-                        ApiError::params(format!("the file part ended early: {why}"))
-                    }
-                    other => ApiError::internal(other),
-                })?;
+            let staged = if block {
+                state.blobs.stage_block(&mut reader, file_max).await
+            } else {
+                state.blobs.stage(&mut reader, file_max).await
+            };
+            let staged = staged.map_err(|e| match e {
+                StoreError::TooLarge(max) => ApiError::new(too_large)
+                    .hint(format!("the file part is larger than {max} bytes")),
+                StoreError::Source(why) => {
+                    ApiError::params(format!("the file part ended early: {why}"))
+                }
+                other => ApiError::internal(other),
+            })?;
             file = Some((staged, reader.adler.finish()));
         } else {
             let mut text = Vec::new();

@@ -45,6 +45,17 @@ pub trait BlobStore: Send + Sync + 'static {
         max: u64,
     ) -> StoreResult<Box<dyn StagedBlob>>;
 
+    /// [`stage`](Self::stage) for a block of a chunked upload: such bytes never become a
+    /// blob by themselves, so backends may skip hashing them (the assembled file is
+    /// hashed at the end). Its `info().sha256` may then be empty.
+    async fn stage_block(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedBlob>> {
+        self.stage(data, max).await
+    }
+
     /// Stores everything `data` yields. Returns only once the bytes are durable.
     async fn put(&self, data: &mut (dyn AsyncRead + Send + Unpin)) -> StoreResult<BlobInfo> {
         self.stage(data, u64::MAX).await?.commit().await
@@ -111,7 +122,8 @@ pub fn is_valid_upload_id(id: &str) -> bool {
 /// The bookkeeping every backend does while staging: hash, count, enforce the limit,
 /// and tell a failing source (the client's fault) from a failing disk.
 pub(crate) struct Intake {
-    hasher: sha2::Sha256,
+    /// `None` for blocks, which are not hashed.
+    hasher: Option<sha2::Sha256>,
     size: u64,
     max: u64,
     buf: Vec<u8>,
@@ -122,8 +134,12 @@ const INTAKE_BUF: usize = 256 * 1024;
 
 impl Intake {
     pub(crate) fn new(max: u64) -> Self {
+        Self::with_hash(max, true)
+    }
+
+    pub(crate) fn with_hash(max: u64, hash: bool) -> Self {
         Self {
-            hasher: sha2::Digest::new(),
+            hasher: hash.then(sha2::Digest::new),
             size: 0,
             max,
             buf: vec![0; INTAKE_BUF],
@@ -144,13 +160,18 @@ impl Intake {
         if self.size > self.max {
             return Err(StoreError::TooLarge(self.max));
         }
-        sha2::Digest::update(&mut self.hasher, &self.buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            sha2::Digest::update(h, &self.buf[..n]);
+        }
         Ok(&self.buf[..n])
     }
 
     pub(crate) fn finish(self) -> BlobInfo {
         BlobInfo {
-            sha256: hex::encode(sha2::Digest::finalize(self.hasher)),
+            sha256: self
+                .hasher
+                .map(|h| hex::encode(sha2::Digest::finalize(h)))
+                .unwrap_or_default(),
             size: self.size,
         }
     }

@@ -124,6 +124,43 @@ impl FsBlobs {
     }
 }
 
+impl FsBlobs {
+    /// Writes `data` to a temp file, hashed (or not) as `intake` says, and fsyncs it.
+    async fn stage_with(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        mut intake: Intake,
+    ) -> StoreResult<Box<dyn StagedBlob>> {
+        let tmp_path = self
+            .tmp
+            .join(format!("{}.part", hex::encode(rand::random::<[u8; 16]>())));
+        let guard = TempGuard(Some(tmp_path.clone()));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp_path)
+            .await?;
+        // Network reads come in small pieces; writing each would cost a blocking-pool
+        // hop per piece, so they are gathered into large writes.
+        let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUF, file);
+        loop {
+            let chunk = intake.next(data).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            file.write_all(chunk).await?;
+        }
+        file.flush().await?;
+        file.get_ref().sync_all().await?;
+        Ok(Box::new(StagedFile {
+            info: intake.finish(),
+            tmp: guard,
+            blobs: self.blobs.clone(),
+            parts: self.parts.clone(),
+        }))
+    }
+}
+
 /// Deletes a temp file unless the write it belongs to succeeded.
 struct TempGuard(Option<PathBuf>);
 
@@ -201,6 +238,11 @@ impl StagedBlob for StagedFile {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<BlobInfo> {
+        if self.info.sha256.is_empty() {
+            return Err(StoreError::Backend(
+                "a block staged without a hash cannot become a blob".into(),
+            ));
+        }
         let key = &self.info.sha256;
         let target = self.blobs.join(&key[..2]).join(key);
         if tokio::fs::try_exists(&target).await? {
@@ -226,34 +268,15 @@ impl BlobStore for FsBlobs {
         data: &mut (dyn AsyncRead + Send + Unpin),
         max: u64,
     ) -> StoreResult<Box<dyn StagedBlob>> {
-        let tmp_path = self
-            .tmp
-            .join(format!("{}.part", hex::encode(rand::random::<[u8; 16]>())));
-        let guard = TempGuard(Some(tmp_path.clone()));
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp_path)
-            .await?;
-        // Network reads come in small pieces; writing each would cost a blocking-pool
-        // hop per piece, so they are gathered into large writes.
-        let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUF, file);
-        let mut intake = Intake::new(max);
-        loop {
-            let chunk = intake.next(data).await?;
-            if chunk.is_empty() {
-                break;
-            }
-            file.write_all(chunk).await?;
-        }
-        file.flush().await?;
-        file.get_ref().sync_all().await?;
-        Ok(Box::new(StagedFile {
-            info: intake.finish(),
-            tmp: guard,
-            blobs: self.blobs.clone(),
-            parts: self.parts.clone(),
-        }))
+        self.stage_with(data, Intake::new(max)).await
+    }
+
+    async fn stage_block(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedBlob>> {
+        self.stage_with(data, Intake::with_hash(max, false)).await
     }
 
     async fn get(&self, sha256: &str, start: u64, end: u64) -> StoreResult<ByteStream> {

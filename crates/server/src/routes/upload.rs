@@ -43,6 +43,7 @@ pub async fn upload_all(
         body,
         UPLOAD_ALL_MAX,
         ErrorCode::FileTooLarge,
+        false,
     )
     .await?;
     let f = &form.fields;
@@ -137,6 +138,7 @@ pub async fn upload_part(
         body,
         BLOCK_SIZE,
         ErrorCode::SizeMismatch,
+        true,
     )
     .await?;
     let f = &form.fields;
