@@ -22,9 +22,9 @@ root=$(pwd)
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
-  rounds=1; big_mib=32; wrk_secs=1; d_clients=8; out=bench/results/quick.json
+  rounds=1; big_mib=32; wrk_secs=1; d_clients=8; d_secs=1; out=bench/results/quick.json
 else
-  rounds=5; big_mib=1024; wrk_secs=5; d_clients=64; out=bench/results/latest.json
+  rounds=5; big_mib=1024; wrk_secs=5; d_clients=64; d_secs=4; out=bench/results/latest.json
 fi
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -117,6 +117,26 @@ speed() { curl -s -o /dev/null -w '%{speed_download}' "$@"; }            # bytes
 rps() { wrk -t1 -c64 -d"${wrk_secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 wall() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 
+# D: our server's peak anonymous memory while many clients stream the large media at
+# once, each for at most a few seconds (the peak comes in the first moments).
+peak_memory() {
+  local max=0 v cpids=() running p
+  for _ in $(seq 1 "$d_clients"); do
+    curl -s --max-time "$d_secs" -H "$auth" -o /dev/null "$big_url" &
+    cpids+=($!)
+  done
+  while :; do
+    v=$(awk '/RssAnon/ {print $2}' "/proc/$ours_pid/status")
+    ((v > max)) && max=$v
+    running=0
+    for p in "${cpids[@]}"; do kill -0 "$p" 2>/dev/null && running=1; done
+    ((running)) || break
+    sleep 0.05
+  done
+  wait "${cpids[@]}" 2>/dev/null || true
+  echo $((max * 1024))
+}
+
 for r in $(seq 1 $rounds); do
   log "round $r/$rounds"
   # A: alternate which goes first.
@@ -125,10 +145,18 @@ for r in $(seq 1 $rounds); do
   else
     record A nginx "$(speed "$ngx/big.bin")"; record A ours "$(speed -H "$auth" "$big_url")"
   fi
-  record B ours "$(rps -H "$auth" -H 'Range: bytes=4096-8191' "$small_url")"
-  record B nginx "$(rps -H 'Range: bytes=4096-8191' "$ngx/small.bin")"
-  record C nginx "$(rps "$ngx/small.bin")"
-  record C ours "$(rps -H "$auth" "$small_url")"
+  if ((r % 2)); then
+    record B ours "$(rps -H "$auth" -H 'Range: bytes=4096-8191' "$small_url")"
+    record B nginx "$(rps -H 'Range: bytes=4096-8191' "$ngx/small.bin")"
+    record C nginx "$(rps "$ngx/small.bin")"
+    record C ours "$(rps -H "$auth" "$small_url")"
+  else
+    record B nginx "$(rps -H 'Range: bytes=4096-8191' "$ngx/small.bin")"
+    record B ours "$(rps -H "$auth" -H 'Range: bytes=4096-8191' "$small_url")"
+    record C ours "$(rps -H "$auth" "$small_url")"
+    record C nginx "$(rps "$ngx/small.bin")"
+  fi
+  record D ours "$(peak_memory)"
 
   # E: upload_all of 20 MiB, a chunked upload of the large file (our CLI), vs dd.
   s=$(date +%s.%N)
@@ -156,21 +184,6 @@ for r in $(seq 1 $rounds); do
   record F aria2c "$t"
   rm -rf "$work/dl"/*
 done
-
-# D: peak anonymous memory of our server while many clients stream at once.
-log "D: $d_clients clients streaming at once"
-peak_anon() { awk '/RssAnon/ {print $2}' "/proc/$ours_pid/status"; }
-max=0
-cpids=()
-for _ in $(seq 1 "$d_clients"); do curl -s -H "$auth" -o /dev/null "$big_url" & cpids+=($!); done
-while kill -0 "${cpids[0]}" 2>/dev/null || jobs -r | grep -q .; do
-  v=$(peak_anon); ((v > max)) && max=$v
-  sleep 0.1
-  running=0; for p in "${cpids[@]}"; do kill -0 "$p" 2>/dev/null && running=1; done
-  ((running)) || break
-done
-wait "${cpids[@]}" 2>/dev/null || true
-record D ours "$((max * 1024))"
 
 # --- the table ----------------------------------------------------------------------------
 python3 - "$results" "$out" "$quick" "$big_mib" <<'PY'
