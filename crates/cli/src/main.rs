@@ -39,6 +39,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        // File reads run on blocking threads, and each thread gets its own malloc arena:
+        // an unbounded pool under many streams costs memory for no speed on few cores.
+        .max_blocking_threads(32)
         .enable_all()
         .build()
     {

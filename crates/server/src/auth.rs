@@ -198,7 +198,7 @@ async fn authenticate(
 pub async fn inject_fault(
     state: &AppState,
     extensions: &axum::http::Extensions,
-    endpoint: &str,
+    endpoint: &'static str,
     app_id: Option<&str>,
     file_token: Option<&str>,
 ) -> Result<(), ApiError> {

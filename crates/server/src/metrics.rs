@@ -23,16 +23,17 @@ struct Histogram {
 
 #[derive(Default)]
 struct Series {
+    // Keyed by the static endpoint names, so counting allocates nothing.
     /// (endpoint, status) → requests.
-    requests: BTreeMap<(String, u16), u64>,
+    requests: BTreeMap<(&'static str, u16), u64>,
     /// endpoint → body bytes sent.
-    bytes: BTreeMap<String, u64>,
+    bytes: BTreeMap<&'static str, u64>,
     /// endpoint → rejections over a rate limit.
-    rate_limited: BTreeMap<String, u64>,
+    rate_limited: BTreeMap<&'static str, u64>,
     /// endpoint → fault rules fired.
-    faults: BTreeMap<String, u64>,
+    faults: BTreeMap<&'static str, u64>,
     /// endpoint → latency.
-    latency: BTreeMap<String, Histogram>,
+    latency: BTreeMap<&'static str, Histogram>,
 }
 
 #[derive(Default)]
@@ -41,11 +42,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn request(&self, endpoint: &str, status: u16, bytes: u64, took: Duration) {
+    pub fn request(&self, endpoint: &'static str, status: u16, bytes: u64, took: Duration) {
         let mut s = self.series.lock().expect("not poisoned");
-        *s.requests.entry((endpoint.to_owned(), status)).or_default() += 1;
-        *s.bytes.entry(endpoint.to_owned()).or_default() += bytes;
-        let h = s.latency.entry(endpoint.to_owned()).or_default();
+        *s.requests.entry((endpoint, status)).or_default() += 1;
+        *s.bytes.entry(endpoint).or_default() += bytes;
+        let h = s.latency.entry(endpoint).or_default();
         if h.counts.is_empty() {
             h.counts = vec![0; BUCKETS.len()];
         }
@@ -59,23 +60,23 @@ impl Metrics {
         h.count += 1;
     }
 
-    pub fn rate_limited(&self, endpoint: &str) {
+    pub fn rate_limited(&self, endpoint: &'static str) {
         *self
             .series
             .lock()
             .expect("not poisoned")
             .rate_limited
-            .entry(endpoint.to_owned())
+            .entry(endpoint)
             .or_default() += 1;
     }
 
-    pub fn fault_fired(&self, endpoint: &str) {
+    pub fn fault_fired(&self, endpoint: &'static str) {
         *self
             .series
             .lock()
             .expect("not poisoned")
             .faults
-            .entry(endpoint.to_owned())
+            .entry(endpoint)
             .or_default() += 1;
     }
 

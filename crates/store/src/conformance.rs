@@ -408,11 +408,20 @@ async fn staging(store: &dyn BlobStore) {
 /// Blocks of chunked uploads: replace, list, assemble in order, discard.
 async fn parts(store: &dyn BlobStore) {
     assert!(store.part_sizes("up9").await.unwrap().is_empty());
-        for (seq, bytes) in [(1u64, &b"world"[..]), (0, b"HELLO "), (0, b"hello ")] {
+    for (seq, bytes) in [(1u64, &b"world"[..]), (0, b"HELLO "), (0, b"hello ")] {
         // Blocks may be staged without a hash; they assemble all the same.
-        store.stage_block(&mut &bytes[..], 100).await.unwrap().commit_part("up9", seq).await.unwrap();
+        store
+            .stage_block(&mut &bytes[..], 100)
+            .await
+            .unwrap()
+            .commit_part("up9", seq)
+            .await
+            .unwrap();
     }
-    assert!(matches!(store.stage_block(&mut &[0u8; 101][..], 100).await, Err(crate::StoreError::TooLarge(100))));
+    assert!(matches!(
+        store.stage_block(&mut &[0u8; 101][..], 100).await,
+        Err(crate::StoreError::TooLarge(100))
+    ));
     let sizes = store.part_sizes("up9").await.unwrap();
     assert_eq!(
         sizes.into_iter().collect::<Vec<_>>(),

@@ -17,9 +17,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
-/// Read buffer size: large enough that a 1 GiB stream is not dominated by per-chunk
-/// overhead.
-const BUF: usize = 256 * 1024;
+/// Read buffer size of streamed blobs: large enough that a 1 GiB stream is not dominated
+/// by per-chunk overhead, small enough that 64 concurrent streams stay well under 64 MiB.
+const BUF: usize = 128 * 1024;
 
 /// Writes of staged data are gathered up to this size.
 const WRITE_BUF: usize = 1024 * 1024;
