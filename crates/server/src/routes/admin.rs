@@ -18,8 +18,9 @@ use axum::routing::{delete, get, post};
 use feishu_media_proto::ErrorCode;
 use feishu_media_proto::envelope::SuccessEnvelope;
 use feishu_media_proto::token::bearer;
-use feishu_media_store::{Batch, Member, Principal, Role, StoredTokenKind};
+use feishu_media_store::{Batch, Member, Principal, Role, StoreResult, StoredTokenKind};
 use serde::de::DeserializeOwned;
+use std::future::Future;
 
 /// A request that carried the admin token.
 pub struct Admin;
@@ -52,31 +53,37 @@ pub fn router() -> Router<AppState> {
             get(faults_list).put(faults_set).delete(faults_clear),
         )
         .route("/requests", get(requests))
-        .route("/apps", get(apps_list).post(app_put))
+        .route("/apps", get(list::<Apps>).post(put::<Apps>))
         .route(
             "/apps/{id}",
-            get(app_get).put(app_put_id).delete(app_delete),
+            get(get_one::<Apps>)
+                .put(put_id::<Apps>)
+                .delete(delete_one::<Apps>),
         )
-        .route("/users", get(users_list).post(user_put))
+        .route("/users", get(list::<Users>).post(put::<Users>))
         .route(
             "/users/{id}",
-            get(user_get).put(user_put_id).delete(user_delete),
+            get(get_one::<Users>)
+                .put(put_id::<Users>)
+                .delete(delete_one::<Users>),
         )
         .route("/user_tokens", get(user_tokens_list).post(user_token_put))
         .route("/user_tokens/{token}", delete(user_token_delete))
-        .route("/documents", get(documents_list).post(document_put))
+        .route("/documents", get(list::<Documents>).post(put::<Documents>))
         .route(
             "/documents/{id}",
-            get(document_get)
-                .put(document_put_id)
-                .delete(document_delete),
+            get(get_one::<Documents>)
+                .put(put_id::<Documents>)
+                .delete(delete_one::<Documents>),
         )
         .route("/documents/{id}/members", post(member_add))
         .route("/documents/{id}/members/{principal}", delete(member_remove))
-        .route("/media", get(media_list).post(media_put))
+        .route("/media", get(list::<Medias>).post(put::<Medias>))
         .route(
             "/media/{id}",
-            get(media_get).put(media_put_id).delete(media_delete),
+            get(get_one::<Medias>)
+                .put(put_id::<Medias>)
+                .delete(delete_one::<Medias>),
         )
         .route("/media/{id}/delete", post(media_soft_delete))
         .route("/media/{id}/undelete", post(media_undelete))
@@ -183,114 +190,6 @@ async fn requests(
         .latest(limit.min(crate::request_log::CAPACITY))))
 }
 
-// --- apps -----------------------------------------------------------------------------
-
-async fn apps_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(ok(&state.meta.list_apps().await?))
-}
-
-async fn app_get(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    found("app", &id, state.meta.app(&id).await?)
-}
-
-async fn app_put(
-    _: Admin,
-    State(state): State<AppState>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    let spec: AppSpec = body(&bytes)?;
-    let id = spec.app_id.clone();
-    apply_one(
-        &state,
-        Manifest {
-            apps: vec![spec],
-            ..Default::default()
-        },
-        "apps[0]",
-    )
-    .await?;
-    found("app", &id, state.meta.app(&id).await?)
-}
-
-async fn app_put_id(
-    a: Admin,
-    s: State<AppState>,
-    Path(id): Path<String>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    same_id(&id, &body::<AppSpec>(&bytes)?.app_id)?;
-    app_put(a, s, bytes).await
-}
-
-async fn app_delete(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    if !state.meta.delete_app(&id).await? {
-        return Err(missing("app", &id));
-    }
-    Ok(ok(&serde_json::json!({})))
-}
-
-// --- users ----------------------------------------------------------------------------
-
-async fn users_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(ok(&state.meta.list_users().await?))
-}
-
-async fn user_get(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    found("user", &id, state.meta.user(&id).await?)
-}
-
-async fn user_put(
-    _: Admin,
-    State(state): State<AppState>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    let spec: UserSpec = body(&bytes)?;
-    let id = spec.user_id.clone();
-    apply_one(
-        &state,
-        Manifest {
-            users: vec![spec],
-            ..Default::default()
-        },
-        "users[0]",
-    )
-    .await?;
-    found("user", &id, state.meta.user(&id).await?)
-}
-
-async fn user_put_id(
-    a: Admin,
-    s: State<AppState>,
-    Path(id): Path<String>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    same_id(&id, &body::<UserSpec>(&bytes)?.user_id)?;
-    user_put(a, s, bytes).await
-}
-
-async fn user_delete(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    if !state.meta.delete_user(&id).await? {
-        return Err(missing("user", &id));
-    }
-    Ok(ok(&serde_json::json!({})))
-}
-
 // --- user tokens ----------------------------------------------------------------------
 
 async fn user_tokens_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -333,71 +232,7 @@ async fn user_token_delete(
     Ok(ok(&serde_json::json!({})))
 }
 
-// --- documents ------------------------------------------------------------------------
-
-async fn documents_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(ok(&state.meta.list_documents().await?))
-}
-
-async fn document_get(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    found("document", &id, state.meta.document(&id).await?)
-}
-
-async fn document_put(
-    _: Admin,
-    State(state): State<AppState>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    let spec: DocumentSpec = body(&bytes)?;
-    let id = spec.token.clone();
-    apply_one(
-        &state,
-        Manifest {
-            documents: vec![spec],
-            ..Default::default()
-        },
-        "documents[0]",
-    )
-    .await?;
-    found("document", &id, state.meta.document(&id).await?)
-}
-
-async fn document_put_id(
-    a: Admin,
-    s: State<AppState>,
-    Path(id): Path<String>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    same_id(&id, &body::<DocumentSpec>(&bytes)?.token)?;
-    document_put(a, s, bytes).await
-}
-
-async fn document_delete(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let holding = state
-        .meta
-        .list_media()
-        .await?
-        .into_iter()
-        .filter(|m| m.document == id)
-        .count();
-    if holding > 0 {
-        return Err(ApiError::params(format!(
-            "document {id:?} holds {holding} media: delete them first"
-        )));
-    }
-    if !state.meta.delete_document(&id).await? {
-        return Err(missing("document", &id));
-    }
-    Ok(ok(&serde_json::json!({})))
-}
+// --- document members -----------------------------------------------------------------
 
 async fn member_add(
     _: Admin,
@@ -470,60 +305,7 @@ async fn member_remove(
     Ok(ok(&doc))
 }
 
-// --- media ----------------------------------------------------------------------------
-
-async fn media_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(ok(&state.meta.list_media().await?))
-}
-
-async fn media_get(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    found("media", &id, state.meta.media(&id).await?)
-}
-
-async fn media_put(
-    _: Admin,
-    State(state): State<AppState>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    let spec: MediaSpec = body(&bytes)?;
-    let id = spec.file_token.clone();
-    apply_one(
-        &state,
-        Manifest {
-            media: vec![spec],
-            ..Default::default()
-        },
-        "media[0]",
-    )
-    .await?;
-    found("media", &id, state.meta.media(&id).await?)
-}
-
-async fn media_put_id(
-    a: Admin,
-    s: State<AppState>,
-    Path(id): Path<String>,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    same_id(&id, &body::<MediaSpec>(&bytes)?.file_token)?;
-    media_put(a, s, bytes).await
-}
-
-async fn media_delete(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    // The blob stays until the next start-up sweep: another media may share it.
-    if !state.meta.delete_media(&id).await? {
-        return Err(missing("media", &id));
-    }
-    Ok(ok(&serde_json::json!({})))
-}
+// --- media soft delete ------------------------------------------------------------------
 
 async fn set_deleted(state: &AppState, id: &str, deleted: bool) -> Result<Response, ApiError> {
     let mut m = state
@@ -556,4 +338,190 @@ async fn media_undelete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     set_deleted(&state, &id, false).await
+}
+
+// --- objects of one kind: apps, users, documents, media -----------------------------------
+
+/// One kind of object of the admin API: how it is listed, found, written and deleted.
+/// Writes go through the manifest's rules, so the admin API and `--seed` share a schema.
+trait Kind: Send + Sync + 'static {
+    /// Singular, for messages ("app").
+    const NAME: &'static str;
+    /// Its list in a manifest, for error paths ("apps").
+    const LIST: &'static str;
+    type Spec: DeserializeOwned + Send;
+    type Stored: serde::Serialize + Send;
+    fn id(spec: &Self::Spec) -> &str;
+    fn manifest(spec: Self::Spec) -> Manifest;
+    fn list(state: &AppState) -> impl Future<Output = StoreResult<Vec<Self::Stored>>> + Send;
+    fn get(
+        state: &AppState,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Self::Stored>>> + Send;
+    fn delete(state: &AppState, id: &str) -> impl Future<Output = Result<bool, ApiError>> + Send;
+}
+
+struct Apps;
+struct Users;
+struct Documents;
+struct Medias;
+
+impl Kind for Apps {
+    const NAME: &'static str = "app";
+    const LIST: &'static str = "apps";
+    type Spec = AppSpec;
+    type Stored = feishu_media_store::App;
+    fn id(spec: &AppSpec) -> &str {
+        &spec.app_id
+    }
+    fn manifest(spec: AppSpec) -> Manifest {
+        Manifest {
+            apps: vec![spec],
+            ..Default::default()
+        }
+    }
+    async fn list(state: &AppState) -> StoreResult<Vec<Self::Stored>> {
+        state.meta.list_apps().await
+    }
+    async fn get(state: &AppState, id: &str) -> StoreResult<Option<Self::Stored>> {
+        state.meta.app(id).await
+    }
+    async fn delete(state: &AppState, id: &str) -> Result<bool, ApiError> {
+        Ok(state.meta.delete_app(id).await?)
+    }
+}
+
+impl Kind for Users {
+    const NAME: &'static str = "user";
+    const LIST: &'static str = "users";
+    type Spec = UserSpec;
+    type Stored = feishu_media_store::User;
+    fn id(spec: &UserSpec) -> &str {
+        &spec.user_id
+    }
+    fn manifest(spec: UserSpec) -> Manifest {
+        Manifest {
+            users: vec![spec],
+            ..Default::default()
+        }
+    }
+    async fn list(state: &AppState) -> StoreResult<Vec<Self::Stored>> {
+        state.meta.list_users().await
+    }
+    async fn get(state: &AppState, id: &str) -> StoreResult<Option<Self::Stored>> {
+        state.meta.user(id).await
+    }
+    async fn delete(state: &AppState, id: &str) -> Result<bool, ApiError> {
+        Ok(state.meta.delete_user(id).await?)
+    }
+}
+
+impl Kind for Documents {
+    const NAME: &'static str = "document";
+    const LIST: &'static str = "documents";
+    type Spec = DocumentSpec;
+    type Stored = feishu_media_store::Document;
+    fn id(spec: &DocumentSpec) -> &str {
+        &spec.token
+    }
+    fn manifest(spec: DocumentSpec) -> Manifest {
+        Manifest {
+            documents: vec![spec],
+            ..Default::default()
+        }
+    }
+    async fn list(state: &AppState) -> StoreResult<Vec<Self::Stored>> {
+        state.meta.list_documents().await
+    }
+    async fn get(state: &AppState, id: &str) -> StoreResult<Option<Self::Stored>> {
+        state.meta.document(id).await
+    }
+    /// A document that still holds media is not deleted from under them.
+    async fn delete(state: &AppState, id: &str) -> Result<bool, ApiError> {
+        let holding = state
+            .meta
+            .list_media()
+            .await?
+            .into_iter()
+            .filter(|m| m.document == id)
+            .count();
+        if holding > 0 {
+            return Err(ApiError::params(format!(
+                "document {id:?} holds {holding} media: delete them first"
+            )));
+        }
+        Ok(state.meta.delete_document(id).await?)
+    }
+}
+
+impl Kind for Medias {
+    const NAME: &'static str = "media";
+    const LIST: &'static str = "media";
+    type Spec = MediaSpec;
+    type Stored = feishu_media_store::Media;
+    fn id(spec: &MediaSpec) -> &str {
+        &spec.file_token
+    }
+    fn manifest(spec: MediaSpec) -> Manifest {
+        Manifest {
+            media: vec![spec],
+            ..Default::default()
+        }
+    }
+    async fn list(state: &AppState) -> StoreResult<Vec<Self::Stored>> {
+        state.meta.list_media().await
+    }
+    async fn get(state: &AppState, id: &str) -> StoreResult<Option<Self::Stored>> {
+        state.meta.media(id).await
+    }
+    /// The blob stays until the next start-up sweep: another media may share it.
+    async fn delete(state: &AppState, id: &str) -> Result<bool, ApiError> {
+        Ok(state.meta.delete_media(id).await?)
+    }
+}
+
+async fn list<K: Kind>(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(&K::list(&state).await?))
+}
+
+async fn get_one<K: Kind>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    found(K::NAME, &id, K::get(&state, &id).await?)
+}
+
+/// Creates or replaces one object from its manifest form.
+async fn put<K: Kind>(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let spec: K::Spec = body(&bytes)?;
+    let id = K::id(&spec).to_owned();
+    apply_one(&state, K::manifest(spec), &format!("{}[0]", K::LIST)).await?;
+    found(K::NAME, &id, K::get(&state, &id).await?)
+}
+
+/// [`put`] at the object's own path, which must agree with the body's id.
+async fn put_id<K: Kind>(
+    a: Admin,
+    s: State<AppState>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    same_id(&id, K::id(&body::<K::Spec>(&bytes)?))?;
+    put::<K>(a, s, bytes).await
+}
+
+async fn delete_one<K: Kind>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !K::delete(&state, &id).await? {
+        return Err(missing(K::NAME, &id));
+    }
+    Ok(ok(&serde_json::json!({})))
 }
