@@ -38,6 +38,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    feishu_media_client::install_tls_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         // File reads run on blocking threads, and each thread gets its own malloc arena:
         // an unbounded pool under many streams costs memory for no speed on few cores.

@@ -74,11 +74,7 @@ impl ClientBuilder {
         let credentials = self
             .credentials
             .ok_or_else(|| Error::Invalid("give app credentials or a user token".into()))?;
-        #[cfg(feature = "tls")]
-        {
-            // Several clients may race to install it; the first one wins, which is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
+        crate::install_tls_provider();
         let mut http = reqwest::Client::builder()
             .user_agent(concat!("feishu-media/", env!("CARGO_PKG_VERSION")));
         if let Some(t) = self.timeout {

@@ -23,3 +23,13 @@ pub mod upload;
 pub use client::{Client, ClientBuilder};
 pub use download::{DownloadOptions, Downloaded, Progress};
 pub use error::Error;
+
+/// Installs ring as rustls' process-wide crypto provider, which reqwest needs before any
+/// HTTP client is built (the SDK calls it itself; a program that builds other reqwest
+/// clients calls it first). Installing twice is harmless.
+pub fn install_tls_provider() {
+    #[cfg(feature = "tls")]
+    {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}

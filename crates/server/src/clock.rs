@@ -11,6 +11,8 @@ pub struct ServerClock {
     start_unix_ms: i64,
     /// Added to every reading; only tests move it.
     offset_ms: Arc<AtomicU64>,
+    /// Real time does not pass (tests).
+    frozen: bool,
 }
 
 impl Default for ServerClock {
@@ -19,11 +21,21 @@ impl Default for ServerClock {
             start: Instant::now(),
             start_unix_ms: feishu_media_store::now_ms(),
             offset_ms: Arc::default(),
+            frozen: false,
         }
     }
 }
 
 impl ServerClock {
+    /// A clock that stands still until [`advance`](Self::advance)d: tests of time-based
+    /// rules then do not depend on how fast the machine runs them.
+    pub fn frozen() -> Self {
+        Self {
+            frozen: true,
+            ..Self::default()
+        }
+    }
+
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, by: Duration) {
         self.offset_ms
@@ -32,7 +44,12 @@ impl ServerClock {
 
     /// Monotonic time since the clock was made.
     pub fn elapsed(&self) -> Duration {
-        self.start.elapsed() + Duration::from_millis(self.offset_ms.load(Ordering::Relaxed))
+        let real = if self.frozen {
+            Duration::ZERO
+        } else {
+            self.start.elapsed()
+        };
+        real + Duration::from_millis(self.offset_ms.load(Ordering::Relaxed))
     }
 
     /// Wall-clock milliseconds since the Unix epoch.

@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Hours east of UTC where the rate limits' day ends (Feishu: UTC+8).
     pub day_offset_hours: i64,
+    /// Stop the server's clock (tests of rate limits advance it by hand).
+    pub frozen_clock: bool,
     /// How often expired upload sessions and stale temp files are swept.
     pub sweep_interval: Duration,
 }
@@ -48,6 +50,7 @@ impl Default for ServerConfig {
             tmp_url_ttl: Duration::from_secs(24 * 3600),
             secret: None,
             admin_token: None,
+            frozen_clock: false,
             day_offset_hours: 8,
             sweep_interval: Duration::from_secs(600),
         }

@@ -147,25 +147,25 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
 fn cut_body(resp: Response, limit: u64) -> Response {
     use futures_util::StreamExt;
     let (parts, body) = resp.into_parts();
-    let mut left = limit;
-    let stream = body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(std::io::Error::other)?;
-        if left == 0 {
-            return Err(std::io::Error::other("cut by a fault rule"));
-        }
-        if (chunk.len() as u64) <= left {
-            left -= chunk.len() as u64;
-            Ok(chunk)
-        } else {
-            let keep = chunk.slice(..left as usize);
-            left = 0;
-            Ok(keep)
-        }
+    let allowed = body.into_data_stream().scan(limit, |left, chunk| {
+        let out = match chunk {
+            _ if *left == 0 => None,
+            Err(e) => Some(Err(std::io::Error::other(e))),
+            Ok(chunk) => {
+                let keep = chunk.slice(..chunk.len().min(*left as usize));
+                *left -= keep.len() as u64;
+                Some(Ok(keep))
+            }
+        };
+        std::future::ready(out)
     });
-    // After the last allowed bytes, one more poll must fail even if the inner body ended.
-    let tail =
-        futures_util::stream::once(async { Err(std::io::Error::other("cut by a fault rule")) });
-    Response::from_parts(parts, axum::body::Body::from_stream(stream.chain(tail)))
+    // Then the break: after a pause, so what was allowed is on the wire first (a body
+    // that failed at once could take the unsent head and bytes down with it).
+    let tail = futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Err(std::io::Error::other("cut by a fault rule"))
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(allowed.chain(tail)))
 }
 
 #[cfg(test)]

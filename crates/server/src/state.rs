@@ -56,7 +56,11 @@ impl AppState {
                     (Arc::new(meta), Arc::new(blobs), secret)
                 }
             };
-        let clock = ServerClock::default();
+        let clock = if config.frozen_clock {
+            ServerClock::frozen()
+        } else {
+            ServerClock::default()
+        };
         let state = Self {
             meta,
             blobs,

@@ -12,6 +12,13 @@ use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// An HTTP client for tests. Builds of the whole workspace give reqwest rustls without
+/// a built-in crypto provider (the SDK brings ring), so one is installed first.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// Which backend a test server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -137,7 +144,7 @@ impl TestServer {
     }
 
     async fn fetch_token(&self, kind: &str, app_id: &str, app_secret: &str) -> String {
-        let body: serde_json::Value = reqwest::Client::new()
+        let body: serde_json::Value = http()
             .post(self.url(&format!("/open-apis/auth/v3/{kind}/internal")))
             .body(serde_json::json!({"app_id": app_id, "app_secret": app_secret}).to_string())
             .send()

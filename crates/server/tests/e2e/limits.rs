@@ -8,6 +8,11 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// The shared world on a stopped clock: only `advance` moves time, however slow the run.
+async fn server() -> TestServer {
+    TestServer::start_with_config(world(), |c| c.frozen_clock = true).await
+}
+
 #[tokio::test]
 async fn a_burst_of_five_then_429_with_feishu_headers() {
     let s = server().await;
@@ -95,7 +100,10 @@ async fn the_daily_limit_ends_at_midnight_utc_plus_8() {
 #[tokio::test]
 async fn daily_counts_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let s = TestServer::start_in(Backend::Embedded, dir.path(), world()).await;
+    let s = TestServer::start_configured(Backend::Embedded, dir.path(), world(), |c| {
+        c.frozen_clock = true
+    })
+    .await;
     let token = s.tenant_token("cli_lim2", "sec-l2").await;
     let url = s.download_url("boxHundred");
     assert_eq!(get(&url, &token, &[]).await.status(), 200);

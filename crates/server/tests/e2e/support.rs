@@ -85,7 +85,7 @@ pub async fn server() -> TestServer {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    feishu_media_testkit::http()
 }
 
 /// GET (or another method) with a bearer token and extra headers.
@@ -238,7 +238,12 @@ pub const ADMIN: &str = "adm-test-token";
 
 /// The shared world with the admin API on (token [`ADMIN`]).
 pub async fn admin_server() -> TestServer {
-    TestServer::start_with_config(world(), |c| c.admin_token = Some(ADMIN.into())).await
+    TestServer::start_with_config(world(), |c| {
+        c.admin_token = Some(ADMIN.into());
+        // Rate limits in these tests count requests, not how fast the machine sends them.
+        c.frozen_clock = true;
+    })
+    .await
 }
 
 /// An admin API call.
