@@ -13,6 +13,9 @@
 # E  upload_all of 20 MiB and a chunked upload of the large media: MB/s vs dd conv=fsync
 # F  downloading the large media: our CLI vs curl vs aria2c -x4 -s4 (wall time, cmp'd)
 #
+#   BENCH_ONLY="C Ebig" bench/run.sh   only those figures (A B C D E F; E runs E20 and Ebig)
+#   BENCH_ROUNDS=3 bench/run.sh         another number of rounds
+#
 # Prints a Markdown table and writes bench/results/latest.json (quick runs write
 # bench/results/quick.json). Loopback only; every load is bounded in time.
 set -euo pipefail
@@ -26,6 +29,12 @@ if [ $quick = 1 ]; then
 else
   rounds=5; big_mib=1024; wrk_secs=5; d_clients=64; d_secs=4; out=bench/results/latest.json
 fi
+
+rounds=${BENCH_ROUNDS:-$rounds}
+# A partial run must not overwrite the full table.
+[ -n "${BENCH_ONLY:-}${BENCH_ROUNDS:-}" ] && out=bench/results/partial.json
+# Whether figure $1 is wanted (all of them unless BENCH_ONLY names some).
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -140,49 +149,61 @@ peak_memory() {
 for r in $(seq 1 $rounds); do
   log "round $r/$rounds"
   # A: alternate which goes first.
-  if ((r % 2)); then
+  if ! want A; then :
+  elif ((r % 2)); then
     record A ours "$(speed -H "$auth" "$big_url")"; record A nginx "$(speed "$ngx/big.bin")"
   else
     record A nginx "$(speed "$ngx/big.bin")"; record A ours "$(speed -H "$auth" "$big_url")"
   fi
-  if ((r % 2)); then
-    record B ours "$(rps -H "$auth" -H 'Range: bytes=4096-8191' "$small_url")"
-    record B nginx "$(rps -H 'Range: bytes=4096-8191' "$ngx/small.bin")"
-    record C nginx "$(rps "$ngx/small.bin")"
-    record C ours "$(rps -H "$auth" "$small_url")"
-  else
-    record B nginx "$(rps -H 'Range: bytes=4096-8191' "$ngx/small.bin")"
-    record B ours "$(rps -H "$auth" -H 'Range: bytes=4096-8191' "$small_url")"
-    record C ours "$(rps -H "$auth" "$small_url")"
-    record C nginx "$(rps "$ngx/small.bin")"
+  if want B; then
+    if ((r % 2)); then
+      record B ours "$(rps -H "$auth" -H 'Range: bytes=4096-8191' "$small_url")"
+      record B nginx "$(rps -H 'Range: bytes=4096-8191' "$ngx/small.bin")"
+    else
+      record B nginx "$(rps -H 'Range: bytes=4096-8191' "$ngx/small.bin")"
+      record B ours "$(rps -H "$auth" -H 'Range: bytes=4096-8191' "$small_url")"
+    fi
   fi
-  record D ours "$(peak_memory)"
+  if want C; then
+    if ((r % 2)); then
+      record C nginx "$(rps "$ngx/small.bin")"
+      record C ours "$(rps -H "$auth" "$small_url")"
+    else
+      record C ours "$(rps -H "$auth" "$small_url")"
+      record C nginx "$(rps "$ngx/small.bin")"
+    fi
+  fi
+  want D && record D ours "$(peak_memory)"
 
   # E: upload_all of 20 MiB, a chunked upload of the large file (our CLI), vs dd.
-  s=$(date +%s.%N)
-  curl -s -H "$auth" -F file_name=t.bin -F parent_type=ccm_import_open -F size=$((20 * 1024 * 1024)) \
-    -F "file=@$work/twenty.bin" "$ours/open-apis/drive/v1/medias/upload_all" -o /dev/null
-  e=$(date +%s.%N); record E20 ours "$(echo "20 * 1048576 / ($e - $s)" | bc -l)"
-  s=$(date +%s.%N); dd if="$work/twenty.bin" of="$work/dd.bin" bs=4M conv=fsync status=none; e=$(date +%s.%N)
-  record E20 dd "$(echo "20 * 1048576 / ($e - $s)" | bc -l)"; rm -f "$work/dd.bin"
-  t=$(wall "$BIN" upload "$work/www/big.bin" --parent-type ccm_import_open --base-url "$ours" --app-id cli_bench --app-secret bench --rate 0)
-  record Ebig ours "$(echo "$big_mib * 1048576 / $t" | bc -l)"
-  s=$(date +%s.%N); dd if="$work/www/big.bin" of="$work/dd.bin" bs=4M conv=fsync status=none; e=$(date +%s.%N)
-  record Ebig dd "$(echo "$big_mib * 1048576 / ($e - $s)" | bc -l)"; rm -f "$work/dd.bin"
+  if want E; then
+    s=$(date +%s.%N)
+    curl -s -H "$auth" -F file_name=t.bin -F parent_type=ccm_import_open -F size=$((20 * 1024 * 1024)) \
+      -F "file=@$work/twenty.bin" "$ours/open-apis/drive/v1/medias/upload_all" -o /dev/null
+    e=$(date +%s.%N); record E20 ours "$(echo "20 * 1048576 / ($e - $s)" | bc -l)"
+    s=$(date +%s.%N); dd if="$work/twenty.bin" of="$work/dd.bin" bs=4M conv=fsync status=none; e=$(date +%s.%N)
+    record E20 dd "$(echo "20 * 1048576 / ($e - $s)" | bc -l)"; rm -f "$work/dd.bin"
+    t=$(wall "$BIN" upload "$work/www/big.bin" --parent-type ccm_import_open --base-url "$ours" --app-id cli_bench --app-secret bench --rate 0)
+    record Ebig ours "$(echo "$big_mib * 1048576 / $t" | bc -l)"
+    s=$(date +%s.%N); dd if="$work/www/big.bin" of="$work/dd.bin" bs=4M conv=fsync status=none; e=$(date +%s.%N)
+    record Ebig dd "$(echo "$big_mib * 1048576 / ($e - $s)" | bc -l)"; rm -f "$work/dd.bin"
+  fi
 
   # F: three downloaders, in turn, each output compared with the source.
-  rm -rf "$work/dl"/*
-  t=$(wall "$BIN" download boxBig -o "$work/dl" --base-url "$ours" --app-id cli_bench --app-secret bench \
-      --rate 0 --connections 4 --chunk-mib $(( (big_mib + 3) / 4 )) --force)
-  cmp -s "$work/dl/big.bin" "$work/www/big.bin" || { echo "F: our CLI's bytes differ" >&2; exit 1; }
-  record F ours "$t"
-  t=$(wall curl -s -H "$auth" -o "$work/dl/curl.bin" "$big_url")
-  cmp -s "$work/dl/curl.bin" "$work/www/big.bin" || { echo "F: curl's bytes differ" >&2; exit 1; }
-  record F curl "$t"
-  t=$(wall aria2c -q -x4 -s4 --allow-overwrite=true --header="$auth" -d "$work/dl" -o aria.bin "$big_url")
-  cmp -s "$work/dl/aria.bin" "$work/www/big.bin" || { echo "F: aria2c's bytes differ" >&2; exit 1; }
-  record F aria2c "$t"
-  rm -rf "$work/dl"/*
+  if want F; then
+    rm -rf "$work/dl"/*
+    t=$(wall "$BIN" download boxBig -o "$work/dl" --base-url "$ours" --app-id cli_bench --app-secret bench \
+        --rate 0 --connections 4 --chunk-mib $(( (big_mib + 3) / 4 )) --force)
+    cmp -s "$work/dl/big.bin" "$work/www/big.bin" || { echo "F: our CLI's bytes differ" >&2; exit 1; }
+    record F ours "$t"
+    t=$(wall curl -s -H "$auth" -o "$work/dl/curl.bin" "$big_url")
+    cmp -s "$work/dl/curl.bin" "$work/www/big.bin" || { echo "F: curl's bytes differ" >&2; exit 1; }
+    record F curl "$t"
+    t=$(wall aria2c -q -x4 -s4 --allow-overwrite=true --header="$auth" -d "$work/dl" -o aria.bin "$big_url")
+    cmp -s "$work/dl/aria.bin" "$work/www/big.bin" || { echo "F: aria2c's bytes differ" >&2; exit 1; }
+    record F aria2c "$t"
+    rm -rf "$work/dl"/*
+  fi
 done
 
 # --- the table ----------------------------------------------------------------------------
