@@ -214,59 +214,69 @@ impl Fields {
     }
 }
 
-/// A multipart form: its text fields and its `file` part, already staged.
-pub struct Form {
-    pub fields: Fields,
-    pub file: Option<(Box<dyn StagedBlob>, u32)>,
-}
-
 /// The longest text field accepted; `extra` is the longest the SDKs send.
 const FIELD_MAX: usize = 64 * 1024;
 
-/// Reads a `multipart/form-data` body as it arrives: text fields in memory, the `file`
-/// part straight into the blob store (at most `file_max` bytes, else `too_large`), with
-/// its Adler-32 computed on the way. Fields may come in any order.
-pub async fn read_form(
-    state: &AppState,
-    content_type: Option<&str>,
-    body: Body,
-    file_max: u64,
-    too_large: ErrorCode,
-    block: bool,
-) -> Result<Form, ApiError> {
-    let boundary = content_type
-        .and_then(|ct| multer::parse_boundary(ct).ok())
-        .ok_or_else(|| ApiError::params("the body must be multipart/form-data with a boundary"))?;
-    let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
-    let bad_body = |e: multer::Error| ApiError::params(format!("malformed multipart body: {e}"));
-    let mut fields = HashMap::new();
-    let mut file = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(bad_body)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            if file.is_some() {
-                return Err(ApiError::params("more than one file part"));
-            }
-            let stream = field.map_err(std::io::Error::other);
-            let mut reader = AdlerRead {
-                inner: tokio_util::io::StreamReader::new(stream),
-                adler: Adler32::new(),
-            };
-            let staged = if block {
-                state.blobs.stage_block(&mut reader, file_max).await
-            } else {
-                state.blobs.stage(&mut reader, file_max).await
-            };
-            let staged = staged.map_err(|e| match e {
-                StoreError::TooLarge(max) => ApiError::new(too_large)
-                    .hint(format!("the file part is larger than {max} bytes")),
-                StoreError::Source(why) => {
-                    ApiError::params(format!("the file part ended early: {why}"))
-                }
-                other => ApiError::internal(other),
+/// A `multipart/form-data` body read as it arrives: text fields into memory, up to the
+/// `file` part, which the caller then streams wherever it belongs (knowing the fields
+/// that came before it), then the rest. Fields may come in any order.
+pub struct FormReader {
+    multipart: multer::Multipart<'static>,
+    fields: HashMap<String, String>,
+    file_seen: bool,
+}
+
+/// The `file` part of a form, read as it arrives, its Adler-32 computed on the way.
+pub struct FilePart {
+    reader: AdlerRead<Box<dyn AsyncRead + Send + Unpin>>,
+}
+
+impl FilePart {
+    pub fn reader(&mut self) -> &mut (dyn AsyncRead + Send + Unpin) {
+        &mut self.reader
+    }
+
+    /// The Adler-32 of the bytes read so far (all of them once staged).
+    pub fn adler(&self) -> u32 {
+        self.reader.adler.finish()
+    }
+}
+
+fn bad_body(e: multer::Error) -> ApiError {
+    ApiError::params(format!("malformed multipart body: {e}"))
+}
+
+impl FormReader {
+    pub fn new(content_type: Option<&str>, body: Body) -> Result<Self, ApiError> {
+        let boundary = content_type
+            .and_then(|ct| multer::parse_boundary(ct).ok())
+            .ok_or_else(|| {
+                ApiError::params("the body must be multipart/form-data with a boundary")
             })?;
-            file = Some((staged, reader.adler.finish()));
-        } else {
+        Ok(Self {
+            multipart: multer::Multipart::new(body.into_data_stream(), boundary),
+            fields: HashMap::new(),
+            file_seen: false,
+        })
+    }
+
+    /// Reads text fields up to the `file` part and returns it; `None` at the end of the
+    /// body. The part must be read (or dropped) before the reader is used again.
+    pub async fn next_file(&mut self) -> Result<Option<FilePart>, ApiError> {
+        while let Some(mut field) = self.multipart.next_field().await.map_err(bad_body)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "file" {
+                if std::mem::replace(&mut self.file_seen, true) {
+                    return Err(ApiError::params("more than one file part"));
+                }
+                let stream = field.map_err(std::io::Error::other);
+                return Ok(Some(FilePart {
+                    reader: AdlerRead {
+                        inner: Box::new(tokio_util::io::StreamReader::new(stream)),
+                        adler: Adler32::new(),
+                    },
+                }));
+            }
             let mut text = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(bad_body)? {
                 text.extend_from_slice(&chunk);
@@ -278,13 +288,40 @@ pub async fn read_form(
             }
             let text = String::from_utf8(text)
                 .map_err(|_| ApiError::params(format!("field {name} is not UTF-8")))?;
-            fields.insert(name, text);
+            // A field given twice could say one thing before the file and another after.
+            if self.fields.insert(name.clone(), text).is_some() {
+                return Err(ApiError::params(format!("field {name} is given twice")));
+            }
         }
+        Ok(None)
     }
-    Ok(Form {
-        fields: Fields(fields),
-        file,
-    })
+
+    /// The text fields read so far.
+    pub fn fields(&self) -> Fields {
+        Fields(self.fields.clone())
+    }
+
+    /// Reads the rest of the body (text fields only: a second file part is an error).
+    pub async fn finish(mut self) -> Result<Fields, ApiError> {
+        if self.next_file().await?.is_some() {
+            return Err(ApiError::params("a file part where none is expected"));
+        }
+        Ok(Fields(self.fields))
+    }
+}
+
+/// Maps a staging failure of the file part: too large is `too_large`, a body that ended
+/// early is the client's, anything else the store's.
+pub fn staging_error(too_large: ErrorCode) -> impl Fn(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::TooLarge(max) => {
+            ApiError::new(too_large).hint(format!("the file part is larger than {max} bytes"))
+        }
+        StoreError::Source(why) => ApiError::params(format!("the file part ended early: {why}")),
+        StoreError::UploadClosed(_) => ApiError::new(ErrorCode::UploadIdExpired)
+            .hint("this upload is finished; it takes no more blocks"),
+        other => ApiError::internal(other),
+    }
 }
 
 /// Computes the Adler-32 of what passes through.

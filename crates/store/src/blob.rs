@@ -29,8 +29,14 @@ pub trait StagedBlob: Send {
     /// Makes the bytes a blob, durably.
     async fn commit(self: Box<Self>) -> StoreResult<BlobInfo>;
     /// Makes the bytes block `seq` of chunked upload `upload_id`, durably, replacing an
-    /// earlier block with that number.
-    async fn commit_part(self: Box<Self>, upload_id: &str, seq: u64) -> StoreResult<()>;
+    /// earlier block with that number. `offset` is where the block starts in the
+    /// assembled file: every block but the last is as long as the upload's block size.
+    async fn commit_part(
+        self: Box<Self>,
+        upload_id: &str,
+        seq: u64,
+        offset: u64,
+    ) -> StoreResult<()>;
 }
 
 /// Blobs are immutable and keyed by their SHA-256, so a key never changes meaning and
@@ -54,6 +60,22 @@ pub trait BlobStore: Send + Sync + 'static {
         max: u64,
     ) -> StoreResult<Box<dyn StagedBlob>> {
         self.stage(data, max).await
+    }
+
+    /// [`stage_block`](Self::stage_block) when the block's place is known before its bytes
+    /// arrive: backends may then write the bytes straight where they belong (the
+    /// filesystem store does, so a chunked upload writes each byte once). Commit it with
+    /// the same `upload_id`, `seq` and `offset`; uncommitted, it is not part of the upload.
+    async fn stage_part(
+        &self,
+        upload_id: &str,
+        seq: u64,
+        offset: u64,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedBlob>> {
+        let _ = (upload_id, seq, offset);
+        self.stage_block(data, max).await
     }
 
     /// Stores everything `data` yields. Returns only once the bytes are durable.

@@ -1,7 +1,7 @@
 //! The one suite every backend passes. A new backend is done when its tests call these
 //! functions and they pass.
 
-use crate::blob::BlobStore;
+use crate::blob::{BlobInfo, BlobStore};
 use crate::meta::{Batch, MetaStore};
 use crate::model::*;
 use futures_util::TryStreamExt;
@@ -344,6 +344,7 @@ pub async fn blob_suite(store: &dyn BlobStore) {
 
     staging(store).await;
     parts(store).await;
+    parts_in_place(store).await;
 }
 
 /// A reader that yields some bytes, then fails like a client that went away.
@@ -408,13 +409,17 @@ async fn staging(store: &dyn BlobStore) {
 /// Blocks of chunked uploads: replace, list, assemble in order, discard.
 async fn parts(store: &dyn BlobStore) {
     assert!(store.part_sizes("up9").await.unwrap().is_empty());
-    for (seq, bytes) in [(1u64, &b"world"[..]), (0, b"HELLO "), (0, b"hello ")] {
+    for (seq, offset, bytes) in [
+        (1u64, 6, &b"world"[..]),
+        (0, 0, b"HELLO "),
+        (0, 0, b"hello "),
+    ] {
         // Blocks may be staged without a hash; they assemble all the same.
         store
             .stage_block(&mut &bytes[..], 100)
             .await
             .unwrap()
-            .commit_part("up9", seq)
+            .commit_part("up9", seq, offset)
             .await
             .unwrap();
     }
@@ -435,6 +440,11 @@ async fn parts(store: &dyn BlobStore) {
             .unwrap()
             .contains(&"up9".to_owned())
     );
+    assert!(
+        store.assemble("up9", 3).await.is_err(),
+        "a missing block fails the assembly"
+    );
+    assert_eq!(read_part(store, "up9", 1).await, b"world");
     let info = store
         .assemble("up9", 2)
         .await
@@ -442,17 +452,20 @@ async fn parts(store: &dyn BlobStore) {
         .commit()
         .await
         .unwrap();
-    let chunks: Vec<bytes::Bytes> = store
-        .get(&info.sha256, 0, info.size)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(chunks.concat(), b"hello world");
+    assert_eq!(read_blob(store, &info).await, b"hello world");
+    assert_eq!(info.sha256, sha256_hex(b"hello world"));
+    let late = store.stage_block(&mut &b"HELLO "[..], 100).await.unwrap();
     assert!(
-        store.assemble("up9", 3).await.is_err(),
-        "a missing block fails the assembly"
+        matches!(
+            late.commit_part("up9", 0, 0).await,
+            Err(crate::StoreError::UploadClosed(_))
+        ),
+        "an assembled upload takes no more blocks"
+    );
+    assert_eq!(
+        read_blob(store, &info).await,
+        b"hello world",
+        "nor do its blocks change the blob"
     );
     store.discard_parts("up9").await.unwrap();
     store.discard_parts("up9").await.unwrap();
@@ -469,4 +482,99 @@ async fn parts(store: &dyn BlobStore) {
         store.part_sizes("../blobs").await.is_err()
             || store.part_sizes("../blobs").await.unwrap().is_empty()
     );
+}
+
+/// Blocks whose place is known before their bytes (`stage_part`): new, replaced, a
+/// replacement that fails, one never committed, one sent twice at once.
+async fn parts_in_place(store: &dyn BlobStore) {
+    let put = |seq: u64, bytes: &'static [u8], max: u64| async move {
+        store
+            .stage_part("up7", seq, seq * 4, &mut &bytes[..], max)
+            .await?
+            .commit_part("up7", seq, seq * 4)
+            .await
+    };
+    put(2, b"ij", 4).await.unwrap();
+    put(0, b"abcd", 4).await.unwrap();
+    put(1, b"XXXX", 4).await.unwrap();
+    put(1, b"efgh", 4).await.unwrap();
+    assert_eq!(
+        read_part(store, "up7", 1).await,
+        b"efgh",
+        "a repeated seq replaces"
+    );
+    // A replacement that runs past its limit leaves the block that arrived whole.
+    assert!(matches!(
+        put(1, b"toolong", 4).await,
+        Err(crate::StoreError::TooLarge(4))
+    ));
+    assert_eq!(read_part(store, "up7", 1).await, b"efgh");
+    // A block staged but never committed has not arrived.
+    drop(
+        store
+            .stage_part("up7", 3, 12, &mut &b"zz"[..], 4)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        store
+            .part_sizes("up7")
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![(0, 4), (1, 4), (2, 2)]
+    );
+    // The same block sent twice at once: one copy or the other, never a mix.
+    let (a, b) = tokio::join!(put(0, b"ABCD", 4), put(0, b"abcd", 4));
+    a.unwrap();
+    b.unwrap();
+    let zero = read_part(store, "up7", 0).await;
+    assert!(zero == b"ABCD" || zero == b"abcd", "{zero:?}");
+    put(0, b"abcd", 4).await.unwrap();
+    let info = store
+        .assemble("up7", 3)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    assert_eq!(read_blob(store, &info).await, b"abcdefghij");
+    assert_eq!(info.sha256, sha256_hex(b"abcdefghij"));
+    assert!(matches!(
+        put(1, b"efgh", 4).await,
+        Err(crate::StoreError::UploadClosed(_))
+    ));
+    store.discard_parts("up7").await.unwrap();
+    assert_eq!(
+        read_blob(store, &info).await,
+        b"abcdefghij",
+        "the blob outlives its upload"
+    );
+}
+
+async fn read_part(store: &dyn BlobStore, upload_id: &str, seq: u64) -> Vec<u8> {
+    let chunks: Vec<bytes::Bytes> = store
+        .part(upload_id, seq)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    chunks.concat()
+}
+
+async fn read_blob(store: &dyn BlobStore, info: &BlobInfo) -> Vec<u8> {
+    let chunks: Vec<bytes::Bytes> = store
+        .get(&info.sha256, 0, info.size)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    chunks.concat()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
 }

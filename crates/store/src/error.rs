@@ -20,6 +20,9 @@ pub enum StoreError {
     /// body): the caller's fault, not the store's. Nothing was kept.
     #[error("reading the data to store: {0}")]
     Source(String),
+    /// A chunked upload that is being (or was) assembled takes no more blocks.
+    #[error("upload {0} is finished; it takes no more blocks")]
+    UploadClosed(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }

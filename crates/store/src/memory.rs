@@ -243,6 +243,8 @@ fn sorted<T>(mut items: Vec<T>, key: impl Fn(&T) -> String) -> Vec<T> {
 struct BlobTables {
     blobs: HashMap<String, Bytes>,
     parts: HashMap<String, BTreeMap<u64, Bytes>>,
+    /// Uploads assembled: they take no more blocks.
+    sealed: std::collections::HashSet<String>,
 }
 
 /// Blobs as shared byte buffers.
@@ -290,8 +292,11 @@ impl StagedBlob for StagedBytes {
         Ok(self.info)
     }
 
-    async fn commit_part(self: Box<Self>, upload_id: &str, seq: u64) -> StoreResult<()> {
+    async fn commit_part(self: Box<Self>, upload_id: &str, seq: u64, _: u64) -> StoreResult<()> {
         let mut t = self.store.inner.write().map_err(poisoned)?;
+        if t.sealed.contains(upload_id) {
+            return Err(StoreError::UploadClosed(upload_id.to_owned()));
+        }
         t.parts
             .entry(upload_id.to_owned())
             .or_default()
@@ -388,12 +393,25 @@ impl BlobStore for MemoryBlobs {
     }
 
     async fn discard_parts(&self, upload_id: &str) -> StoreResult<()> {
-        self.inner
-            .write()
-            .map_err(poisoned)?
-            .parts
-            .remove(upload_id);
+        let mut t = self.inner.write().map_err(poisoned)?;
+        t.parts.remove(upload_id);
+        t.sealed.remove(upload_id);
         Ok(())
+    }
+
+    async fn assemble(&self, upload_id: &str, block_num: u64) -> StoreResult<Box<dyn StagedBlob>> {
+        let whole = {
+            let mut t = self.inner.write().map_err(poisoned)?;
+            let parts = t.parts.get(upload_id);
+            let blocks: Option<Vec<Bytes>> = (0..block_num)
+                .map(|seq| parts.and_then(|p| p.get(&seq)).cloned())
+                .collect();
+            let blocks =
+                blocks.ok_or_else(|| StoreError::BlobMissing(format!("{upload_id}: a block")))?;
+            t.sealed.insert(upload_id.to_owned());
+            blocks.concat()
+        };
+        self.stage(&mut &whole[..], u64::MAX).await
     }
 
     async fn part_uploads(&self) -> StoreResult<Vec<String>> {

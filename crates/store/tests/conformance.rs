@@ -54,6 +54,67 @@ async fn sqlite_and_files_survive_a_reopen() {
     assert_eq!(blobs.size(&key).await.unwrap(), Some(4));
 }
 
+/// Blocks of a chunked upload are written in place; what a restart keeps is exactly what
+/// was committed, and an assembled upload stays closed (its data file is the blob's).
+#[tokio::test]
+async fn chunked_uploads_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    async fn put(
+        blobs: &FsBlobs,
+        seq: u64,
+        bytes: &[u8],
+    ) -> Result<(), feishu_media_store::StoreError> {
+        blobs
+            .stage_part("up1", seq, seq * 3, &mut &bytes[..], 3)
+            .await?
+            .commit_part("up1", seq, seq * 3)
+            .await
+    }
+    {
+        let blobs = FsBlobs::open(dir.path()).await.unwrap();
+        put(&blobs, 0, b"abc").await.unwrap();
+        // Written but not committed when the process died: not arrived.
+        let half = blobs
+            .stage_part("up1", 1, 3, &mut &b"xyz"[..], 3)
+            .await
+            .unwrap();
+        std::mem::forget(half);
+        // A marker whose write was cut short.
+        std::fs::write(dir.path().join("parts/up1/1.tmp"), b"3 3").unwrap();
+    }
+    let blobs = FsBlobs::open(dir.path()).await.unwrap();
+    assert_eq!(
+        blobs
+            .part_sizes("up1")
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![(0, 3)]
+    );
+    assert!(!dir.path().join("parts/up1/1.tmp").exists());
+    put(&blobs, 1, b"def").await.unwrap();
+    let info = blobs
+        .assemble("up1", 2)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    assert_eq!(info.size, 6);
+    drop(blobs);
+    let blobs = FsBlobs::open(dir.path()).await.unwrap();
+    assert!(matches!(
+        put(&blobs, 0, b"ABC").await,
+        Err(feishu_media_store::StoreError::UploadClosed(_))
+    ));
+    let chunks: Vec<bytes::Bytes> =
+        futures_util::TryStreamExt::try_collect(blobs.get(&info.sha256, 0, 6).await.unwrap())
+            .await
+            .unwrap();
+    assert_eq!(chunks.concat(), b"abcdef");
+}
+
 #[tokio::test]
 async fn leftover_temp_files_are_swept_on_open() {
     let dir = tempfile::tempdir().unwrap();

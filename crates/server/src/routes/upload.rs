@@ -3,7 +3,8 @@
 use crate::auth::{Authed, UploadAll, UploadFinish, UploadPart, UploadPrepare};
 use crate::error::{ApiError, json_response};
 use crate::state::AppState;
-use crate::upload::{check_received, create_media, read_form, resolve_target};
+use crate::upload::Fields;
+use crate::upload::{FormReader, check_received, create_media, resolve_target, staging_error};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -37,19 +38,19 @@ pub async fn upload_all(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let form = read_form(
-        &state,
-        content_type(&headers),
-        body,
-        UPLOAD_ALL_MAX,
-        ErrorCode::FileTooLarge,
-        false,
-    )
-    .await?;
-    let f = &form.fields;
-    let (staged, adler) = form
-        .file
+    let mut form = FormReader::new(content_type(&headers), body)?;
+    let mut file = form
+        .next_file()
+        .await?
         .ok_or_else(|| ApiError::params("the file part is required"))?;
+    let staged = state
+        .blobs
+        .stage(file.reader(), UPLOAD_ALL_MAX)
+        .await
+        .map_err(staging_error(ErrorCode::FileTooLarge))?;
+    let adler = file.adler();
+    drop(file);
+    let f = &form.finish().await?;
     let file_name = f.file_name()?;
     let parent_type = f.required("parent_type")?;
     if f.number("size")? > UPLOAD_ALL_MAX {
@@ -132,33 +133,71 @@ pub async fn upload_part(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let form = read_form(
-        &state,
-        content_type(&headers),
-        body,
-        BLOCK_SIZE,
-        ErrorCode::SizeMismatch,
-        true,
-    )
-    .await?;
-    let f = &form.fields;
-    let session = own_session(&state, &auth.caller.principal, f.required("upload_id")?).await?;
-    let seq = f.number("seq")?;
-    if seq >= session.block_num {
-        return Err(ApiError::new(ErrorCode::BlockNumOutOfBounds)
-            .hint(format!("seq {seq} is outside 0..{}", session.block_num)));
-    }
-    let (staged, adler) = form
-        .file
+    let principal = &auth.caller.principal;
+    let mut form = FormReader::new(content_type(&headers), body)?;
+    let mut file = form
+        .next_file()
+        .await?
         .ok_or_else(|| ApiError::params("the file part is required"))?;
+    // The SDKs send `upload_id` and `seq` before the file: the block is then checked
+    // first and written straight into its place. Else it waits in a temp file.
+    let early = form.fields();
+    let staged = match (early.get("upload_id"), early.get("seq")) {
+        (Some(upload_id), Some(_)) => {
+            let checked = match own_session(&state, principal, upload_id).await {
+                Ok(session) => block_seq(&early, &session).map(|seq| (session, seq)),
+                Err(e) => Err(e),
+            };
+            let (session, seq) = match checked {
+                Ok(checked) => checked,
+                Err(e) => {
+                    // Read what the client is still sending (one block at most), so that
+                    // it gets this answer rather than a connection reset mid-send.
+                    let mut rest = tokio::io::AsyncReadExt::take(file.reader(), BLOCK_SIZE + 1);
+                    let _ = tokio::io::copy(&mut rest, &mut tokio::io::sink()).await;
+                    return Err(e);
+                }
+            };
+            state
+                .blobs
+                .stage_part(
+                    upload_id,
+                    seq,
+                    seq * BLOCK_SIZE,
+                    file.reader(),
+                    block_len(session.size, seq),
+                )
+                .await
+        }
+        _ => state.blobs.stage_block(file.reader(), BLOCK_SIZE).await,
+    }
+    .map_err(staging_error(ErrorCode::SizeMismatch))?;
+    let adler = file.adler();
+    drop(file);
+    let f = &form.finish().await?;
+    let session = own_session(&state, principal, f.required("upload_id")?).await?;
+    let seq = block_seq(f, &session)?;
     check_received(
         f,
         staged.info().size,
         adler,
         Some(block_len(session.size, seq)),
     )?;
-    staged.commit_part(&session.upload_id, seq).await?;
+    staged
+        .commit_part(&session.upload_id, seq, seq * BLOCK_SIZE)
+        .await
+        .map_err(staging_error(ErrorCode::SizeMismatch))?;
     Ok(ok(&json!({})))
+}
+
+/// The block number a form names, checked against its upload.
+fn block_seq(f: &Fields, session: &UploadSession) -> Result<u64, ApiError> {
+    let seq = f.number("seq")?;
+    if seq >= session.block_num {
+        return Err(ApiError::new(ErrorCode::BlockNumOutOfBounds)
+            .hint(format!("seq {seq} is outside 0..{}", session.block_num)));
+    }
+    Ok(seq)
 }
 
 pub async fn upload_finish(

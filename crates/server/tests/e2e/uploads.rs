@@ -459,9 +459,31 @@ async fn chunked_upload_in_any_order_with_a_retried_block() {
     let wrong = vec![0u8; BLOCK_SIZE as usize];
     expect_data(part(&s, &token, &id, 0, &wrong, None).await).await;
     expect_data(part(&s, &token, &id, 0, block(0), None).await).await;
+    // A resend that fails its checksum leaves the block that arrived whole.
+    expect_error(
+        part(&s, &token, &id, 0, &wrong, Some(1)).await,
+        400,
+        1062008,
+    )
+    .await;
     // Finishing with a block missing is refused and keeps the session.
     expect_error(finish(&s, &token, &id, 3).await, 400, 1062010).await;
-    expect_data(part(&s, &token, &id, 1, block(1), Some(Adler32::of(block(1)))).await).await;
+    // The file part before the fields that place it (the block waits in a temp file).
+    let (seq, len) = ("1".to_owned(), block(1).len().to_string());
+    expect_data(
+        post_multipart(
+            &s.url("/open-apis/drive/v1/medias/upload_part"),
+            &token,
+            &[
+                ("file", Some("blob"), block(1)),
+                ("upload_id", None, id.as_bytes()),
+                ("seq", None, seq.as_bytes()),
+                ("size", None, len.as_bytes()),
+            ],
+        )
+        .await,
+    )
+    .await;
     expect_error(finish(&s, &token, &id, 2).await, 400, 1062011).await;
     let d = expect_data(finish(&s, &token, &id, 3).await).await;
     let file_token = d["file_token"].as_str().unwrap();
@@ -607,7 +629,7 @@ async fn sweeps_remove_expired_sessions_orphan_blocks_and_orphan_blobs() {
         .stage(&mut &b"orphan block"[..], 100)
         .await
         .unwrap()
-        .commit_part("deadbeef", 0)
+        .commit_part("deadbeef", 0, 0)
         .await
         .unwrap();
     let orphan = s

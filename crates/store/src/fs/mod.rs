@@ -1,18 +1,19 @@
-//! Blobs as files: `<root>/blobs/<2 hex>/<sha256>`, chunked-upload blocks as
-//! `<root>/parts/<upload_id>/<seq>`, both written through `<root>/tmp/`.
+//! Blobs as files: `<root>/blobs/<2 hex>/<sha256>`, written through `<root>/tmp/`;
+//! chunked uploads in `<root>/parts/<upload_id>/` ([`parts`]).
 //!
 //! A file becomes visible only by an atomic rename of a fully written, fsynced temp
 //! file, and the directory is fsynced after, so a crash at any instant leaves either no
 //! blob or the whole blob. Temp files left by a crash are swept when the store opens.
 
-use crate::blob::{
-    BlobInfo, BlobStore, ByteStream, Intake, StagedBlob, is_valid_key, is_valid_upload_id,
-};
+mod parts;
+
+use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, StagedBlob, is_valid_key};
 use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
@@ -29,7 +30,7 @@ const SMALL_READ: u64 = 1024 * 1024;
 
 pub struct FsBlobs {
     blobs: PathBuf,
-    parts: PathBuf,
+    parts: Arc<parts::Parts>,
     tmp: PathBuf,
     /// Small blobs kept in memory: blobs never change, so a copy is never stale.
     hot: HotBlobs,
@@ -92,15 +93,15 @@ fn slice(blob: &bytes::Bytes, start: u64, end: u64) -> ByteStream {
 impl FsBlobs {
     /// Opens (creating if needed) a blob directory and sweeps what a crash left in `tmp/`.
     pub async fn open(root: &Path) -> StoreResult<Self> {
+        for dir in ["blobs", "parts", "tmp"] {
+            tokio::fs::create_dir_all(root.join(dir)).await?;
+        }
         let store = Self {
             blobs: root.join("blobs"),
-            parts: root.join("parts"),
+            parts: Arc::new(parts::Parts::new(root.join("parts"), root.join("tmp"))),
             tmp: root.join("tmp"),
             hot: HotBlobs::default(),
         };
-        for dir in [&store.blobs, &store.parts, &store.tmp] {
-            tokio::fs::create_dir_all(dir).await?;
-        }
         // No write is under way while the store opens: every temp file is a leftover.
         let swept = store.sweep_staged(Duration::ZERO).await?;
         if swept > 0 {
@@ -116,11 +117,13 @@ impl FsBlobs {
         Ok(self.blobs.join(&key[..2]).join(key))
     }
 
-    fn upload_dir(&self, upload_id: &str) -> StoreResult<PathBuf> {
-        if !is_valid_upload_id(upload_id) {
-            return Err(StoreError::BlobMissing(upload_id.into()));
-        }
-        Ok(self.parts.join(upload_id))
+    fn staged(&self, info: BlobInfo, tmp: TempGuard) -> Box<dyn StagedBlob> {
+        Box::new(StagedFile {
+            info,
+            tmp,
+            blobs: self.blobs.clone(),
+            parts: self.parts.clone(),
+        })
     }
 }
 
@@ -152,12 +155,7 @@ impl FsBlobs {
         }
         file.flush().await?;
         file.get_ref().sync_all().await?;
-        Ok(Box::new(StagedFile {
-            info: intake.finish(),
-            tmp: guard,
-            blobs: self.blobs.clone(),
-            parts: self.parts.clone(),
-        }))
+        Ok(self.staged(intake.finish(), guard))
     }
 }
 
@@ -172,9 +170,20 @@ impl Drop for TempGuard {
     }
 }
 
+/// Runs blocking file work on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> StoreResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Backend(format!("blocking task: {e}")))
+}
+
+fn sync_dir_blocking(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
 async fn sync_dir(dir: &Path) -> std::io::Result<()> {
     let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
+    tokio::task::spawn_blocking(move || sync_dir_blocking(&dir))
         .await
         .map_err(std::io::Error::other)?
 }
@@ -228,7 +237,7 @@ struct StagedFile {
     info: BlobInfo,
     tmp: TempGuard,
     blobs: PathBuf,
-    parts: PathBuf,
+    parts: Arc<parts::Parts>,
 }
 
 #[async_trait]
@@ -253,11 +262,21 @@ impl StagedBlob for StagedFile {
         Ok(self.info)
     }
 
-    async fn commit_part(self: Box<Self>, upload_id: &str, seq: u64) -> StoreResult<()> {
-        if !is_valid_upload_id(upload_id) {
-            return Err(StoreError::Backend(format!("bad upload id {upload_id:?}")));
-        }
-        publish(self.tmp, &self.parts.join(upload_id).join(seq.to_string())).await
+    async fn commit_part(
+        self: Box<Self>,
+        upload_id: &str,
+        seq: u64,
+        offset: u64,
+    ) -> StoreResult<()> {
+        let tmp = self
+            .tmp
+            .0
+            .as_deref()
+            .expect("a staged file has a temp path");
+        self.parts
+            .commit_copy(tmp, upload_id, seq, offset, self.info.size)
+            .await
+        // The temp copy goes with the guard.
     }
 }
 
@@ -277,6 +296,29 @@ impl BlobStore for FsBlobs {
         max: u64,
     ) -> StoreResult<Box<dyn StagedBlob>> {
         self.stage_with(data, Intake::with_hash(max, false)).await
+    }
+
+    async fn stage_part(
+        &self,
+        upload_id: &str,
+        seq: u64,
+        offset: u64,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedBlob>> {
+        match self
+            .parts
+            .stage_in_place(upload_id, seq, offset, data, max)
+            .await?
+        {
+            Some(staged) => Ok(staged),
+            None => self.stage_block(data, max).await,
+        }
+    }
+
+    async fn assemble(&self, upload_id: &str, block_num: u64) -> StoreResult<Box<dyn StagedBlob>> {
+        let (info, link) = self.parts.assemble(upload_id, block_num).await?;
+        Ok(self.staged(info, link))
     }
 
     async fn get(&self, sha256: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
@@ -351,42 +393,22 @@ impl BlobStore for FsBlobs {
     }
 
     async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>> {
-        let mut sizes = BTreeMap::new();
-        let mut dir = match tokio::fs::read_dir(self.upload_dir(upload_id)?).await {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(sizes),
-            Err(e) => return Err(e.into()),
-        };
-        while let Some(f) = dir.next_entry().await? {
-            if let Some(seq) = f.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
-                sizes.insert(seq, f.metadata().await?.len());
-            }
-        }
-        Ok(sizes)
+        self.parts.sizes(upload_id).await
     }
 
     async fn part(&self, upload_id: &str, seq: u64) -> StoreResult<ByteStream> {
-        let path = self.upload_dir(upload_id)?.join(seq.to_string());
-        open_stream(&path, &format!("{upload_id}/{seq}"), 0, u64::MAX).await
+        let bytes = self.parts.read(upload_id, seq).await?;
+        Ok(Box::pin(futures_util::stream::once(
+            async move { Ok(bytes) },
+        )))
     }
 
     async fn discard_parts(&self, upload_id: &str) -> StoreResult<()> {
-        match tokio::fs::remove_dir_all(self.upload_dir(upload_id)?).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        self.parts.discard(upload_id).await
     }
 
     async fn part_uploads(&self) -> StoreResult<Vec<String>> {
-        let mut ids = Vec::new();
-        let mut dir = tokio::fs::read_dir(&self.parts).await?;
-        while let Some(d) = dir.next_entry().await? {
-            if let Some(name) = d.file_name().to_str() {
-                ids.push(name.to_owned());
-            }
-        }
-        Ok(ids)
+        self.parts.ids().await
     }
 
     async fn sweep_staged(&self, age: Duration) -> StoreResult<usize> {

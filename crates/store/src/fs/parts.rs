@@ -1,0 +1,517 @@
+//! Chunked uploads on the filesystem: `<root>/parts/<upload_id>/`.
+//!
+//! Every block is written once, in place, into one file per upload (`data`, block `seq`
+//! at the offset the caller gives). A marker file `<seq>` holding `"<offset> <len>"` says
+//! that the block arrived whole and is durable: it is written only after the data is
+//! fsynced, and removed (durably) before an arrived block is overwritten by a new copy.
+//! Blocks that arrived are SHA-256-hashed in order in the background, so assembly has
+//! almost nothing left to read: it seals the upload (a `sealed` file: no block may be
+//! written after that, even after a restart, because the data file becomes the blob's
+//! inode) and hard-links the data file into `tmp/` as the staged blob.
+//!
+//! Why not one file per block, concatenated at the end: that wrote every byte twice and
+//! hashed the whole file inside `upload_finish`, 4.6 s of a 6.1 s upload of 1 GiB.
+
+use super::{TempGuard, blocking, sync_dir_blocking};
+use crate::blob::{BlobInfo, StagedBlob, is_valid_upload_id};
+use crate::error::{StoreError, StoreResult};
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// The file every block of an upload is written into.
+const DATA: &str = "data";
+/// Present once the upload is being assembled: its blocks are final.
+const SEALED: &str = "sealed";
+/// Writes into the data file are gathered up to this size (one blocking-pool hop each).
+const WRITE_BUF: usize = 1024 * 1024;
+
+/// The uploads in progress, each opened once and shared by its requests.
+pub(super) struct Parts {
+    dir: PathBuf,
+    tmp: PathBuf,
+    open: Mutex<HashMap<String, Arc<Upload>>>,
+}
+
+struct Upload {
+    dir: PathBuf,
+    data: File,
+    state: Mutex<State>,
+    /// The running hash of blocks `0..next`; whoever holds the lock advances it.
+    rolling: Mutex<Rolling>,
+    /// One writer per block at a time: two requests sending the same `seq` at once take
+    /// turns instead of interleaving their bytes.
+    writers: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+    write_one: Mutex<()>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    offset: u64,
+    len: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// Blocks that arrived whole and durable (their markers are written).
+    blocks: BTreeMap<u64, Block>,
+    /// Bumped whenever an arrived block is taken back to be replaced, so that the
+    /// rolling hash, which may have read it, starts over.
+    generation: u64,
+    sealed: bool,
+}
+
+struct Rolling {
+    next: u64,
+    /// The offset up to which the data is hashed.
+    end: u64,
+    hasher: Sha256,
+    generation: u64,
+}
+
+impl Rolling {
+    fn new(generation: u64) -> Self {
+        Self {
+            next: 0,
+            end: 0,
+            hasher: Sha256::new(),
+            generation,
+        }
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (every update
+/// under these locks is a single assignment or insert).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn closed(id: &str) -> StoreError {
+    StoreError::UploadClosed(id.to_owned())
+}
+
+impl Upload {
+    /// Opens the upload in `dir`, reading its markers; `None` if it does not exist and
+    /// `create` is false.
+    fn open(dir: PathBuf, create: bool) -> std::io::Result<Option<Self>> {
+        if !create && !dir.is_dir() {
+            return Ok(None);
+        }
+        std::fs::create_dir_all(&dir)?;
+        let data = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(DATA))?;
+        let mut state = State {
+            sealed: dir.join(SEALED).exists(),
+            ..State::default()
+        };
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Ok(seq) = name.parse::<u64>() {
+                if let Some(block) = read_marker(&entry.path())? {
+                    state.blocks.insert(seq, block);
+                }
+            } else if name.ends_with(".tmp") {
+                // A marker whose write a crash interrupted: its block never arrived.
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(Some(Self {
+            dir,
+            data,
+            state: Mutex::new(state),
+            rolling: Mutex::new(Rolling::new(0)),
+            writers: Mutex::default(),
+            write_one: Mutex::default(),
+        }))
+    }
+
+    /// Writes into the data file one thread at a time: concurrent writers of one file
+    /// would spin on its inode lock in the kernel; here they sleep.
+    fn write_at(&self, buf: &[u8], at: u64) -> std::io::Result<()> {
+        let _one = lock(&self.write_one);
+        self.data.write_all_at(buf, at)
+    }
+
+    fn writer(&self, seq: u64) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.writers).entry(seq).or_default().clone()
+    }
+
+    /// Fails if the upload is sealed; else returns the block `seq` has, if any.
+    fn writable(&self, id: &str, seq: u64) -> StoreResult<Option<Block>> {
+        let s = lock(&self.state);
+        if s.sealed {
+            return Err(closed(id));
+        }
+        Ok(s.blocks.get(&seq).copied())
+    }
+
+    /// Records an arrived block (its marker is durable) and hashes on in the background.
+    fn arrived(self: &Arc<Self>, seq: u64, block: Block) {
+        lock(&self.state).blocks.insert(seq, block);
+        let up = self.clone();
+        tokio::task::spawn_blocking(move || {
+            // Busy means another thread is advancing; it (or the assembly) hashes this block.
+            if let Ok(mut r) = up.rolling.try_lock()
+                && let Err(e) = up.advance(&mut r)
+            {
+                tracing::warn!(dir = %up.dir.display(), error = %e, "hashing arrived blocks");
+            }
+        });
+    }
+
+    /// Hashes, in order, the blocks that arrived after those already hashed.
+    fn advance(&self, r: &mut Rolling) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        loop {
+            let (block, generation) = {
+                let s = lock(&self.state);
+                (s.blocks.get(&r.next).copied(), s.generation)
+            };
+            if generation != r.generation {
+                *r = Rolling::new(generation);
+                continue;
+            }
+            let Some(block) = block.filter(|b| b.offset == r.end) else {
+                return Ok(());
+            };
+            buf.resize(block.len as usize, 0);
+            self.data.read_exact_at(&mut buf, block.offset)?;
+            if lock(&self.state).generation != r.generation {
+                continue; // replaced while it was read: start over
+            }
+            r.hasher.update(&buf);
+            r.next += 1;
+            r.end += block.len;
+        }
+    }
+}
+
+fn read_marker(path: &Path) -> std::io::Result<Option<Block>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut it = text.split_whitespace().map(str::parse::<u64>);
+    Ok(match (it.next(), it.next()) {
+        (Some(Ok(offset)), Some(Ok(len))) => Some(Block { offset, len }),
+        _ => None,
+    })
+}
+
+/// Writes the marker of block `seq` atomically and durably.
+fn write_marker(dir: &Path, seq: u64, block: Block) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{seq}.tmp"));
+    std::fs::write(&tmp, format!("{} {}", block.offset, block.len))?;
+    File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, dir.join(seq.to_string()))?;
+    sync_dir_blocking(dir)
+}
+
+/// Removes the marker of block `seq`, durably, before its bytes are overwritten.
+fn remove_marker(dir: &Path, seq: u64) -> std::io::Result<()> {
+    match std::fs::remove_file(dir.join(seq.to_string())) {
+        Ok(()) => sync_dir_blocking(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+impl Parts {
+    pub(super) fn new(dir: PathBuf, tmp: PathBuf) -> Self {
+        Self {
+            dir,
+            tmp,
+            open: Mutex::default(),
+        }
+    }
+
+    fn upload_dir(&self, id: &str) -> StoreResult<PathBuf> {
+        if !is_valid_upload_id(id) {
+            return Err(StoreError::BlobMissing(id.into()));
+        }
+        Ok(self.dir.join(id))
+    }
+
+    /// Upload `id`, opened on first use; created if `create`, else `None` when absent.
+    async fn upload(&self, id: &str, create: bool) -> StoreResult<Option<Arc<Upload>>> {
+        if let Some(up) = lock(&self.open).get(id) {
+            return Ok(Some(up.clone()));
+        }
+        let dir = self.upload_dir(id)?;
+        let Some(up) = blocking(move || Upload::open(dir, create)).await?? else {
+            return Ok(None);
+        };
+        let mut open = lock(&self.open);
+        Ok(Some(
+            open.entry(id.to_owned()).or_insert(Arc::new(up)).clone(),
+        ))
+    }
+
+    async fn existing(&self, id: &str) -> StoreResult<Arc<Upload>> {
+        self.upload(id, false)
+            .await?
+            .ok_or_else(|| StoreError::BlobMissing(id.into()))
+    }
+
+    /// Writes block `seq` straight into the data file when it has not arrived before.
+    /// `None` when it has: a replacement goes through a temp file so that the arrived
+    /// block stays whole until the new one has arrived whole.
+    pub(super) async fn stage_in_place(
+        &self,
+        id: &str,
+        seq: u64,
+        offset: u64,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Option<Box<dyn StagedBlob>>> {
+        let up = self.existing_or_new(id).await?;
+        let turn = up.writer(seq).lock_owned().await;
+        if up.writable(id, seq)?.is_some() {
+            return Ok(None);
+        }
+        // Read straight into the write buffer: one copy of each byte in user space.
+        let mut size = 0u64;
+        let mut pending = Vec::with_capacity(WRITE_BUF);
+        let mut at = offset;
+        loop {
+            let n = data
+                .read_buf(&mut pending)
+                .await
+                .map_err(|e| StoreError::Source(e.to_string()))?;
+            size += n as u64;
+            if size > max {
+                return Err(StoreError::TooLarge(max));
+            }
+            let done = n == 0;
+            if pending.len() >= WRITE_BUF || (done && !pending.is_empty()) {
+                let writer = up.clone();
+                let buf = std::mem::take(&mut pending);
+                let buf = blocking(move || writer.write_at(&buf, at).map(|()| buf)).await??;
+                at += buf.len() as u64;
+                pending = buf;
+                pending.clear();
+            }
+            if done {
+                break;
+            }
+        }
+        let syncer = up.clone();
+        blocking(move || syncer.data.sync_data()).await??;
+        Ok(Some(Box::new(StagedInPlace {
+            info: BlobInfo {
+                sha256: String::new(),
+                size,
+            },
+            up,
+            seq,
+            offset,
+            _turn: turn,
+        })))
+    }
+
+    async fn existing_or_new(&self, id: &str) -> StoreResult<Arc<Upload>> {
+        self.upload(id, true)
+            .await?
+            .ok_or_else(|| StoreError::Backend(format!("upload {id} could not be created")))
+    }
+
+    /// Copies a block staged in the temp file `tmp` into place, replacing the block that
+    /// arrived before under that number, if any.
+    pub(super) async fn commit_copy(
+        &self,
+        tmp: &Path,
+        id: &str,
+        seq: u64,
+        offset: u64,
+        len: u64,
+    ) -> StoreResult<()> {
+        let up = self.existing_or_new(id).await?;
+        let _turn = up.writer(seq).lock_owned().await;
+        let had = {
+            let mut s = lock(&up.state);
+            if s.sealed {
+                return Err(closed(id));
+            }
+            let had = s.blocks.remove(&seq).is_some();
+            if had {
+                s.generation += 1;
+            }
+            had
+        };
+        let (writer, tmp) = (up.clone(), tmp.to_owned());
+        let block = Block { offset, len };
+        blocking(move || -> std::io::Result<()> {
+            if had {
+                remove_marker(&writer.dir, seq)?;
+            }
+            let mut src = File::open(&tmp)?;
+            let mut buf = vec![0u8; WRITE_BUF];
+            let mut at = offset;
+            loop {
+                let n = src.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                writer.write_at(&buf[..n], at)?;
+                at += n as u64;
+            }
+            writer.data.sync_data()?;
+            write_marker(&writer.dir, seq, block)
+        })
+        .await??;
+        up.arrived(seq, block);
+        Ok(())
+    }
+
+    /// Seals upload `id` and links its data file (blocks `0..block_num`, which must tile
+    /// it) into `tmp/`, hashing what the background has not hashed yet.
+    pub(super) async fn assemble(
+        &self,
+        id: &str,
+        block_num: u64,
+    ) -> StoreResult<(BlobInfo, TempGuard)> {
+        // An empty upload has no blocks, so nothing made its directory yet.
+        let up = self.existing_or_new(id).await?;
+        lock(&up.state).sealed = true;
+        let link = self
+            .tmp
+            .join(format!("{}.part", hex::encode(rand::random::<[u8; 16]>())));
+        let sealer = up.clone();
+        let linked = link.clone();
+        let assembled = blocking(move || -> StoreResult<BlobInfo> {
+            let up = sealer;
+            let mut r = lock(&up.rolling);
+            up.advance(&mut r)?;
+            let s = lock(&up.state);
+            if r.next < block_num || s.blocks.range(block_num..).next().is_some() {
+                return Err(StoreError::BlobMissing(format!(
+                    "upload {} has blocks {:?}, not 0..{block_num} end to end",
+                    up.dir.display(),
+                    s.blocks.keys().collect::<Vec<_>>()
+                )));
+            }
+            let size = r.end;
+            // A rejected last block may have been written past the end.
+            up.data.set_len(size)?;
+            up.data.sync_all()?;
+            // From here on the data file may become a blob's inode: never write it again.
+            File::create(up.dir.join(SEALED))?.sync_all()?;
+            sync_dir_blocking(&up.dir)?;
+            std::fs::hard_link(up.dir.join(DATA), &linked)?;
+            Ok(BlobInfo {
+                sha256: hex::encode(r.hasher.clone().finalize()),
+                size,
+            })
+        })
+        .await?;
+        match assembled {
+            Ok(info) => Ok((info, TempGuard(Some(link)))),
+            Err(e) => {
+                let _ = std::fs::remove_file(&link);
+                if !up.dir.join(SEALED).exists() {
+                    lock(&up.state).sealed = false;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    pub(super) async fn sizes(&self, id: &str) -> StoreResult<BTreeMap<u64, u64>> {
+        let Some(up) = self.upload(id, false).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let s = lock(&up.state);
+        Ok(s.blocks.iter().map(|(seq, b)| (*seq, b.len)).collect())
+    }
+
+    pub(super) async fn read(&self, id: &str, seq: u64) -> StoreResult<bytes::Bytes> {
+        let up = self.existing(id).await?;
+        let block = lock(&up.state)
+            .blocks
+            .get(&seq)
+            .copied()
+            .ok_or_else(|| StoreError::BlobMissing(format!("{id}/{seq}")))?;
+        blocking(move || -> std::io::Result<bytes::Bytes> {
+            let mut buf = vec![0u8; block.len as usize];
+            up.data.read_exact_at(&mut buf, block.offset)?;
+            Ok(buf.into())
+        })
+        .await?
+        .map_err(Into::into)
+    }
+
+    pub(super) async fn discard(&self, id: &str) -> StoreResult<()> {
+        let dir = self.upload_dir(id)?;
+        lock(&self.open).remove(id);
+        match tokio::fs::remove_dir_all(dir).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) async fn ids(&self) -> StoreResult<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut dir = tokio::fs::read_dir(&self.dir).await?;
+        while let Some(d) = dir.next_entry().await? {
+            if let Some(name) = d.file_name().to_str() {
+                ids.push(name.to_owned());
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// A block written in place and fsynced, not yet marked as arrived. Holds the block's
+/// writer turn until committed or dropped.
+struct StagedInPlace {
+    info: BlobInfo,
+    up: Arc<Upload>,
+    seq: u64,
+    offset: u64,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+#[async_trait]
+impl StagedBlob for StagedInPlace {
+    fn info(&self) -> &BlobInfo {
+        &self.info
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<BlobInfo> {
+        Err(StoreError::Backend(
+            "a block written into its upload cannot become a blob by itself".into(),
+        ))
+    }
+
+    async fn commit_part(
+        self: Box<Self>,
+        upload_id: &str,
+        seq: u64,
+        offset: u64,
+    ) -> StoreResult<()> {
+        if (seq, offset) != (self.seq, self.offset) || !self.up.dir.ends_with(upload_id) {
+            return Err(StoreError::Backend(format!(
+                "block {}@{} staged in place cannot be committed as {upload_id}/{seq}@{offset}",
+                self.seq, self.offset
+            )));
+        }
+        let block = Block {
+            offset,
+            len: self.info.size,
+        };
+        let dir = self.up.dir.clone();
+        blocking(move || write_marker(&dir, seq, block)).await??;
+        self.up.arrived(seq, block);
+        Ok(())
+    }
+}
