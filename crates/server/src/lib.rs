@@ -30,6 +30,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod faults;
+pub mod front;
 pub mod limits;
 pub mod metrics;
 pub mod observe;
@@ -48,9 +49,7 @@ pub use error::ApiError;
 pub use routes::app;
 pub use state::AppState;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
+use hyper_util::rt::TokioTimer;
 use std::future::Future;
 use std::time::Duration;
 
@@ -79,8 +78,11 @@ pub async fn serve(
     http.title_case_headers(true)
         .timer(TokioTimer::new())
         // A client that opens a connection and sends no complete head is dropped.
-        .header_read_timeout(Duration::from_secs(30));
-    let graceful = GracefulShutdown::new();
+        .header_read_timeout(front::HEAD_TIMEOUT);
+    // Connections watch `stop`; each holds a clone of `alive`, so once every clone is
+    // gone every connection has ended.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (alive, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -95,12 +97,11 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
-                let conn = graceful.watch(conn);
+                let conn = front::serve_connection(stream, router.clone(), http.clone(), stop.clone());
+                let alive = alive.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
+                    conn.await;
+                    drop(alive);
                 });
             }
             () = &mut shutdown => break,
@@ -108,7 +109,9 @@ pub async fn serve(
     }
     drop(listener);
     sweeper.abort();
-    graceful.shutdown().await;
+    let _ = stop_tx.send(true);
+    drop(alive);
+    let _ = all_ended.recv().await;
     flusher.abort();
     if let Err(e) = state.limits.flush(state.meta.as_ref()).await {
         tracing::warn!(error = %e, "could not save daily request counts at shutdown");

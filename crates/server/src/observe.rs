@@ -146,7 +146,9 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
 /// mid-stream, as a flaky network would (the `Content-Length` promised more).
 fn cut_body(resp: Response, limit: u64) -> Response {
     use futures_util::StreamExt;
-    let (parts, body) = resp.into_parts();
+    let (mut parts, body) = resp.into_parts();
+    // The body below replaces the file: the front must not send the file instead.
+    parts.extensions.remove::<crate::front::FileBody>();
     let allowed = body.into_data_stream().scan(limit, |left, chunk| {
         let out = match chunk {
             _ if *left == 0 => None,

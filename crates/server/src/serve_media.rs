@@ -122,6 +122,7 @@ pub async fn respond(
                 .unwrap_or(HeaderValue::from_static("attachment")),
         );
     let head = method == Method::HEAD;
+    let mut file_span = None;
     let (status, length, body) = match decision {
         RangeDecision::Unsatisfiable => return Err(ApiError::range_not_satisfiable(media.size)),
         RangeDecision::Full => {
@@ -131,6 +132,7 @@ pub async fn respond(
             } else {
                 Some(state.blobs.get(&media.sha256, 0, media.size).await?)
             };
+            file_span = Some((0, media.size));
             (StatusCode::OK, media.size, body)
         }
         RangeDecision::Single(r) => {
@@ -139,6 +141,7 @@ pub async fn respond(
                 header_value(&r.content_range(media.size)),
             );
             let body = state.blobs.get(&media.sha256, r.start, r.end + 1).await?;
+            file_span = Some((r.start, r.len()));
             (StatusCode::PARTIAL_CONTENT, r.len(), Some(body))
         }
         RangeDecision::Multi(ranges) => {
@@ -151,6 +154,14 @@ pub async fn respond(
             (StatusCode::PARTIAL_CONTENT, length, Some(body))
         }
     };
+    // Whole or one range of a blob that is a file: the front sends it with sendfile(2).
+    if matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT)
+        && !head
+        && let Some((offset, len)) = file_span
+        && let Ok(Some(file)) = state.blobs.file(&media.sha256).await
+    {
+        builder = builder.extension(crate::front::FileBody { file, offset, len });
+    }
     builder = builder
         .status(status)
         .header(header::CONTENT_LENGTH, length);

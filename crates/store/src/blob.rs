@@ -87,6 +87,14 @@ pub trait BlobStore: Send + Sync + 'static {
     /// `BlobMissing` when there is no such blob.
     async fn get(&self, sha256: &str, start: u64, end: u64) -> StoreResult<ByteStream>;
 
+    /// An open file holding exactly the bytes of blob `sha256`, for servers that send
+    /// files with `sendfile(2)`; always `None` from backends whose blobs are not files.
+    /// Else `BlobMissing` when there is no such blob.
+    async fn file(&self, sha256: &str) -> StoreResult<Option<std::sync::Arc<std::fs::File>>> {
+        let _ = sha256;
+        Ok(None)
+    }
+
     /// The size of blob `sha256`, if it exists.
     async fn size(&self, sha256: &str) -> StoreResult<Option<u64>>;
 

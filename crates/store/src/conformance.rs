@@ -551,6 +551,13 @@ async fn parts_in_place(store: &dyn BlobStore) {
         b"abcdefghij",
         "the blob outlives its upload"
     );
+    // A backend that hands out the blob as a file hands out exactly its bytes.
+    if let Some(file) = store.file(&info.sha256).await.unwrap() {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut &*file, &mut bytes).unwrap();
+        assert_eq!(bytes, b"abcdefghij");
+        assert!(store.file(&"0".repeat(64)).await.is_err(), "no such blob");
+    }
 }
 
 async fn read_part(store: &dyn BlobStore, upload_id: &str, seq: u64) -> Vec<u8> {

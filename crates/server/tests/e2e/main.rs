@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod download;
 mod faults;
+mod front;
 mod limits;
 mod observability;
 mod ranges;

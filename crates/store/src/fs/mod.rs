@@ -34,7 +34,12 @@ pub struct FsBlobs {
     tmp: PathBuf,
     /// Small blobs kept in memory: blobs never change, so a copy is never stale.
     hot: HotBlobs,
+    /// Blob files kept open for `sendfile(2)`, for the same reason.
+    open_files: std::sync::Mutex<std::collections::HashMap<String, Arc<std::fs::File>>>,
 }
+
+/// At most this many blob files are kept open; when full, the set starts over.
+const OPEN_FILES_MAX: usize = 256;
 
 /// Blobs of at most this size are kept in memory once read.
 const HOT_BLOB_MAX: u64 = 1024 * 1024;
@@ -101,6 +106,7 @@ impl FsBlobs {
             parts: Arc::new(parts::Parts::new(root.join("parts"), root.join("tmp"))),
             tmp: root.join("tmp"),
             hot: HotBlobs::default(),
+            open_files: Default::default(),
         };
         // No write is under way while the store opens: every temp file is a leftover.
         let swept = store.sweep_staged(Duration::ZERO).await?;
@@ -355,6 +361,28 @@ impl BlobStore for FsBlobs {
         open_stream(&path, sha256, start, len).await
     }
 
+    async fn file(&self, sha256: &str) -> StoreResult<Option<Arc<std::fs::File>>> {
+        let open = |files: &mut std::collections::HashMap<String, Arc<std::fs::File>>| {
+            files.get(sha256).cloned()
+        };
+        if let Some(f) = self.open_files.lock().ok().as_deref_mut().and_then(open) {
+            return Ok(Some(f));
+        }
+        let path = self.path(sha256)?;
+        let key = sha256.to_owned();
+        let file = blocking(move || std::fs::File::open(path))
+            .await?
+            .map_err(|e| not_found_is_missing(e, &key))?;
+        let file = Arc::new(file);
+        if let Ok(mut files) = self.open_files.lock() {
+            if files.len() >= OPEN_FILES_MAX {
+                files.clear();
+            }
+            files.insert(sha256.to_owned(), file.clone());
+        }
+        Ok(Some(file))
+    }
+
     async fn size(&self, sha256: &str) -> StoreResult<Option<u64>> {
         let Ok(path) = self.path(sha256) else {
             return Ok(None);
@@ -368,6 +396,9 @@ impl BlobStore for FsBlobs {
 
     async fn delete(&self, sha256: &str) -> StoreResult<()> {
         self.hot.remove(sha256);
+        if let Ok(mut files) = self.open_files.lock() {
+            files.remove(sha256);
+        }
         let Ok(path) = self.path(sha256) else {
             return Ok(());
         };
