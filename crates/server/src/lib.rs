@@ -21,6 +21,8 @@
 //! - [`faults`]: fault-injection rules for testers.
 //! - [`request_log`], [`metrics`]: the latest requests and `GET /metrics`.
 //! - [`admin`]: the admin API (`/_admin/v1/`): seed, reset, faults, requests, objects.
+//! - [`front`]: each connection's first stop: downloads answered with `sendfile(2)`,
+//!   everything else handed to hyper; [`serve`] accepts connections and shuts down.
 
 pub mod access;
 pub mod admin;

@@ -7,7 +7,8 @@
 //! - [`blob`]: the [`BlobStore`] trait (content-addressed bytes, read by range as a stream).
 //! - [`memory`]: both traits in memory (`--memory`, tests).
 //! - [`sqlite`] + [`fs`]: the embedded default, SQLite metadata and blob files written
-//!   atomically (temp file, fsync, rename).
+//!   atomically (temp file, fsync, rename); chunked uploads written in place, one file
+//!   per upload, hashed as blocks arrive.
 //! - [`cache`]: a read-through cache in front of any metadata store (the hot path).
 //! - [`conformance`]: the one suite every backend must pass; each backend's tests call it.
 
