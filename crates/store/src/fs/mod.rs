@@ -6,6 +6,7 @@
 //! blob or the whole blob. Temp files left by a crash are swept when the store opens.
 
 mod parts;
+mod pieces;
 
 use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, StagedBlob, is_valid_key};
 use crate::error::{StoreError, StoreResult};
