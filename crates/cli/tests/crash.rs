@@ -283,14 +283,14 @@ fn sigkill_at_random_moments_leaves_no_broken_token_and_no_leftovers() {
         assert!(media.len() >= answered.len());
         for m in &media {
             assert_eq!(
-                blobs.size(&m.sha256).await.unwrap(),
+                blobs.size(&m.digest).await.unwrap(),
                 Some(m.size),
                 "media {} lost bytes",
                 m.file_token
             );
         }
         let referenced: std::collections::HashSet<_> =
-            media.iter().map(|m| m.sha256.clone()).collect();
+            media.iter().map(|m| m.digest.clone()).collect();
         for key in blobs.list().await.unwrap() {
             assert!(
                 referenced.contains(&key),

@@ -484,7 +484,7 @@ pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedRe
         let old = state.meta.media(&md.file_token).await.map_err(internal)?;
         let created_at_ms = old.as_ref().map_or(now, |o| o.created_at_ms);
         let modified_at_ms = match &old {
-            Some(o) if o.sha256 == info.sha256 => o.modified_at_ms,
+            Some(o) if o.digest == info.digest => o.modified_at_ms,
             _ => now,
         };
         batch.media.push(Media {
@@ -498,7 +498,7 @@ pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedRe
                 .clone()
                 .unwrap_or_else(|| guess_mime(&md.file_name)),
             size: info.size,
-            sha256: info.sha256,
+            digest: info.digest,
             bitable: md.bitable.clone(),
             uploader: None,
             deleted: md.deleted.unwrap_or(false),

@@ -26,7 +26,7 @@ impl Validators {
     fn of(media: &Media) -> Self {
         let last_modified_secs = u64::try_from(media.modified_at_ms / 1000).unwrap_or(0);
         Self {
-            etag: format!("\"{}\"", media.sha256.get(..32).unwrap_or(&media.sha256)),
+            etag: format!("\"{}\"", media.digest.get(..32).unwrap_or(&media.digest)),
             last_modified_secs,
             last_modified: httpdate::fmt_http_date(
                 UNIX_EPOCH + Duration::from_secs(last_modified_secs),
@@ -130,7 +130,7 @@ pub async fn respond(
             let body = if head {
                 None
             } else {
-                Some(state.blobs.get(&media.sha256, 0, media.size).await?)
+                Some(state.blobs.get(&media.digest, 0, media.size).await?)
             };
             file_span = Some((0, media.size));
             (StatusCode::OK, media.size, body)
@@ -140,7 +140,7 @@ pub async fn respond(
                 header::CONTENT_RANGE,
                 header_value(&r.content_range(media.size)),
             );
-            let body = state.blobs.get(&media.sha256, r.start, r.end + 1).await?;
+            let body = state.blobs.get(&media.digest, r.start, r.end + 1).await?;
             file_span = Some((r.start, r.len()));
             (StatusCode::PARTIAL_CONTENT, r.len(), Some(body))
         }
@@ -158,7 +158,7 @@ pub async fn respond(
     if matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT)
         && !head
         && let Some((offset, len)) = file_span
-        && let Ok(Some(file)) = state.blobs.file(&media.sha256).await
+        && let Ok(Some(file)) = state.blobs.file(&media.digest).await
     {
         builder = builder.extension(crate::front::FileBody { file, offset, len });
     }
@@ -188,7 +188,7 @@ async fn multipart(
         );
         length += head.len() as u64 + r.len();
         pieces.push(once(head));
-        pieces.push(state.blobs.get(&media.sha256, r.start, r.end + 1).await?);
+        pieces.push(state.blobs.get(&media.digest, r.start, r.end + 1).await?);
     }
     let tail = format!("\r\n--{boundary}--\r\n");
     length += tail.len() as u64;

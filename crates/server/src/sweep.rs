@@ -48,7 +48,7 @@ pub async fn sweep(state: &AppState, at_startup: bool) -> StoreResult<Swept> {
             .list_media()
             .await?
             .into_iter()
-            .map(|m| m.sha256)
+            .map(|m| m.digest)
             .collect();
         for key in state.blobs.list().await? {
             if !referenced.contains(&key) {

@@ -114,7 +114,7 @@ fn new_media(
         file_name: file_name.to_owned(),
         mime_type: crate::seed::guess_mime(file_name),
         size: info.size,
-        sha256: info.sha256,
+        digest: info.digest,
         bitable: None,
         uploader: Some(uploader.clone()),
         deleted: false,

@@ -17,8 +17,8 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>
 /// What a write produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
-    /// SHA-256 of the bytes, hex; the key to read them back with.
-    pub sha256: String,
+    /// The bytes' digest ([`digest_of`]); the key to read them back with.
+    pub digest: String,
     pub size: u64,
 }
 
@@ -53,7 +53,7 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// [`stage`](Self::stage) for a block of a chunked upload: such bytes never become a
     /// blob by themselves, so backends may skip hashing them (the assembled file is
-    /// hashed at the end). Its `info().sha256` may then be empty.
+    /// hashed at the end). Its `info().digest` may then be empty.
     async fn stage_block(
         &self,
         data: &mut (dyn AsyncRead + Send + Unpin),
@@ -83,23 +83,23 @@ pub trait BlobStore: Send + Sync + 'static {
         self.stage(data, u64::MAX).await?.commit().await
     }
 
-    /// The bytes `start..end` (end exclusive) of blob `sha256`.
+    /// The bytes `start..end` (end exclusive) of blob `digest`.
     /// `BlobMissing` when there is no such blob.
-    async fn get(&self, sha256: &str, start: u64, end: u64) -> StoreResult<ByteStream>;
+    async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<ByteStream>;
 
-    /// An open file holding exactly the bytes of blob `sha256`, for servers that send
+    /// An open file holding exactly the bytes of blob `digest`, for servers that send
     /// files with `sendfile(2)`; always `None` from backends whose blobs are not files.
     /// Else `BlobMissing` when there is no such blob.
-    async fn file(&self, sha256: &str) -> StoreResult<Option<std::sync::Arc<std::fs::File>>> {
-        let _ = sha256;
+    async fn file(&self, digest: &str) -> StoreResult<Option<std::sync::Arc<std::fs::File>>> {
+        let _ = digest;
         Ok(None)
     }
 
-    /// The size of blob `sha256`, if it exists.
-    async fn size(&self, sha256: &str) -> StoreResult<Option<u64>>;
+    /// The size of blob `digest`, if it exists.
+    async fn size(&self, digest: &str) -> StoreResult<Option<u64>>;
 
-    /// Removes blob `sha256`; absent is fine.
-    async fn delete(&self, sha256: &str) -> StoreResult<()>;
+    /// Removes blob `digest`; absent is fine.
+    async fn delete(&self, digest: &str) -> StoreResult<()>;
 
     /// Every blob key (start-up sweeps of blobs no media points at).
     async fn list(&self) -> StoreResult<Vec<String>>;
@@ -141,6 +141,16 @@ pub fn is_valid_key(key: &str) -> bool {
     key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// A blob's key: the BLAKE3 hash of its bytes, in hex (64 characters).
+///
+/// BLAKE3 and not SHA-256 (the key until 0.1): every uploaded byte is hashed, and on
+/// this project's machines SHA-256 (with SHA-NI) takes 0.60 s per GiB where BLAKE3
+/// takes 0.22 s; in a chunked upload of 1 GiB, SHA-256 was a third of the server's CPU
+/// time. Blobs stored under SHA-256 keys stay readable: a key is only a name.
+pub fn digest_of(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
 /// Whether `id` may name an upload in a path or object name: 1 to 64 of `[A-Za-z0-9_-]`.
 pub fn is_valid_upload_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -153,7 +163,7 @@ pub fn is_valid_upload_id(id: &str) -> bool {
 /// and tell a failing source (the client's fault) from a failing disk.
 pub(crate) struct Intake {
     /// `None` for blocks, which are not hashed.
-    hasher: Option<sha2::Sha256>,
+    hasher: Option<blake3::Hasher>,
     size: u64,
     max: u64,
     buf: Vec<u8>,
@@ -169,7 +179,7 @@ impl Intake {
 
     pub(crate) fn with_hash(max: u64, hash: bool) -> Self {
         Self {
-            hasher: hash.then(sha2::Digest::new),
+            hasher: hash.then(blake3::Hasher::new),
             size: 0,
             max,
             buf: vec![0; INTAKE_BUF],
@@ -191,16 +201,16 @@ impl Intake {
             return Err(StoreError::TooLarge(self.max));
         }
         if let Some(h) = &mut self.hasher {
-            sha2::Digest::update(h, &self.buf[..n]);
+            h.update(&self.buf[..n]);
         }
         Ok(&self.buf[..n])
     }
 
     pub(crate) fn finish(self) -> BlobInfo {
         BlobInfo {
-            sha256: self
+            digest: self
                 .hasher
-                .map(|h| hex::encode(sha2::Digest::finalize(h)))
+                .map(|h| h.finalize().to_hex().to_string())
                 .unwrap_or_default(),
             size: self.size,
         }

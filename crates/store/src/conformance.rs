@@ -49,7 +49,7 @@ fn document() -> Document {
     }
 }
 
-fn media(token: &str, sha256: &str) -> Media {
+fn media(token: &str, digest: &str) -> Media {
     Media {
         file_token: token.into(),
         document: "bascnX".into(),
@@ -58,7 +58,7 @@ fn media(token: &str, sha256: &str) -> Media {
         file_name: "架构图 \"v2\".png".into(),
         mime_type: "image/png".into(),
         size: 5,
-        sha256: sha256.into(),
+        digest: digest.into(),
         bitable: Some(BitableLocation {
             table_id: "tbl".into(),
             field_id: "fld".into(),
@@ -281,13 +281,13 @@ pub async fn blob_suite(store: &dyn BlobStore) {
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let info = store.put(&mut &data[..]).await.expect("put");
     assert_eq!(info.size, data.len() as u64);
-    assert_eq!(info.sha256, sha256_hex(&data));
+    assert_eq!(info.digest, digest_hex(&data));
     assert_eq!(
-        store.size(&info.sha256).await.unwrap(),
+        store.size(&info.digest).await.unwrap(),
         Some(data.len() as u64)
     );
 
-    let read = |start: u64, end: u64| read_range(store, &info.sha256, start, end);
+    let read = |start: u64, end: u64| read_range(store, &info.digest, start, end);
     assert_eq!(read(0, data.len() as u64).await, data);
     assert_eq!(read(1000, 1010).await, data[1000..1010]);
     assert_eq!(read(299_999, 300_000).await, data[299_999..]);
@@ -301,7 +301,7 @@ pub async fn blob_suite(store: &dyn BlobStore) {
     // Empty blobs exist too.
     let empty = store.put(&mut &b""[..]).await.unwrap();
     assert_eq!(empty.size, 0);
-    assert_eq!(store.size(&empty.sha256).await.unwrap(), Some(0));
+    assert_eq!(store.size(&empty.digest).await.unwrap(), Some(0));
 
     // Missing and malformed keys are errors or absences, never panics or path escapes.
     for key in [
@@ -321,11 +321,11 @@ pub async fn blob_suite(store: &dyn BlobStore) {
         store.delete(&key).await.unwrap();
     }
 
-    assert!(store.list().await.unwrap().contains(&info.sha256));
-    store.delete(&info.sha256).await.unwrap();
-    assert_eq!(store.size(&info.sha256).await.unwrap(), None);
-    assert!(store.get(&info.sha256, 0, 1).await.is_err());
-    assert!(!store.list().await.unwrap().contains(&info.sha256));
+    assert!(store.list().await.unwrap().contains(&info.digest));
+    store.delete(&info.digest).await.unwrap();
+    assert_eq!(store.size(&info.digest).await.unwrap(), None);
+    assert!(store.get(&info.digest, 0, 1).await.is_err());
+    assert!(!store.list().await.unwrap().contains(&info.digest));
 
     staging(store).await;
     parts(store).await;
@@ -354,7 +354,7 @@ impl tokio::io::AsyncRead for Broken {
 /// Staged bytes are invisible until committed, and gone when dropped.
 async fn staging(store: &dyn BlobStore) {
     let staged = store.stage(&mut &b"staged bytes"[..], 100).await.unwrap();
-    let key = staged.info().sha256.clone();
+    let key = staged.info().digest.clone();
     assert_eq!(staged.info().size, 12);
     assert_eq!(
         store.size(&key).await.unwrap(),
@@ -374,7 +374,7 @@ async fn staging(store: &dyn BlobStore) {
         .commit()
         .await
         .unwrap();
-    assert_eq!(info.sha256, key);
+    assert_eq!(info.digest, key);
     assert_eq!(store.size(&key).await.unwrap(), Some(12));
 
     assert!(matches!(
@@ -438,7 +438,7 @@ async fn parts(store: &dyn BlobStore) {
         .await
         .unwrap();
     assert_eq!(read_blob(store, &info).await, b"hello world");
-    assert_eq!(info.sha256, sha256_hex(b"hello world"));
+    assert_eq!(info.digest, digest_hex(b"hello world"));
     let late = store.stage_block(&mut &b"HELLO "[..], 100).await.unwrap();
     assert!(
         matches!(
@@ -525,7 +525,7 @@ async fn parts_in_place(store: &dyn BlobStore) {
         .await
         .unwrap();
     assert_eq!(read_blob(store, &info).await, b"abcdefghij");
-    assert_eq!(info.sha256, sha256_hex(b"abcdefghij"));
+    assert_eq!(info.digest, digest_hex(b"abcdefghij"));
     assert!(matches!(
         put(1, b"efgh", 4).await,
         Err(crate::StoreError::UploadClosed(_))
@@ -537,7 +537,7 @@ async fn parts_in_place(store: &dyn BlobStore) {
         "the blob outlives its upload"
     );
     // A backend that hands out the blob as a file hands out exactly its bytes.
-    if let Some(file) = store.file(&info.sha256).await.unwrap() {
+    if let Some(file) = store.file(&info.digest).await.unwrap() {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut &*file, &mut bytes).unwrap();
         assert_eq!(bytes, b"abcdefghij");
@@ -557,7 +557,7 @@ async fn read_part(store: &dyn BlobStore, upload_id: &str, seq: u64) -> Vec<u8> 
 }
 
 async fn read_blob(store: &dyn BlobStore, info: &BlobInfo) -> Vec<u8> {
-    read_range(store, &info.sha256, 0, info.size).await
+    read_range(store, &info.digest, 0, info.size).await
 }
 
 async fn read_range(store: &dyn BlobStore, key: &str, start: u64, end: u64) -> Vec<u8> {
@@ -571,6 +571,6 @@ async fn read_range(store: &dyn BlobStore, key: &str, start: u64, end: u64) -> V
     chunks.concat()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+fn digest_hex(bytes: &[u8]) -> String {
+    crate::blob::digest_of(bytes)
 }

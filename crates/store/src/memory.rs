@@ -288,7 +288,7 @@ impl StagedBlob for StagedBytes {
             .write()
             .map_err(poisoned)?
             .blobs
-            .insert(self.info.sha256.clone(), self.bytes);
+            .insert(self.info.digest.clone(), self.bytes);
         Ok(self.info)
     }
 
@@ -328,32 +328,32 @@ impl BlobStore for MemoryBlobs {
         }))
     }
 
-    async fn get(&self, sha256: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
+    async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
         let bytes = self
             .inner
             .read()
             .map_err(poisoned)?
             .blobs
-            .get(sha256)
+            .get(digest)
             .cloned()
-            .ok_or_else(|| StoreError::BlobMissing(sha256.into()))?;
+            .ok_or_else(|| StoreError::BlobMissing(digest.into()))?;
         let end = (end as usize).min(bytes.len());
         let start = (start as usize).min(end);
         Ok(chunked(bytes.slice(start..end)))
     }
 
-    async fn size(&self, sha256: &str) -> StoreResult<Option<u64>> {
+    async fn size(&self, digest: &str) -> StoreResult<Option<u64>> {
         Ok(self
             .inner
             .read()
             .map_err(poisoned)?
             .blobs
-            .get(sha256)
+            .get(digest)
             .map(|b| b.len() as u64))
     }
 
-    async fn delete(&self, sha256: &str) -> StoreResult<()> {
-        self.inner.write().map_err(poisoned)?.blobs.remove(sha256);
+    async fn delete(&self, digest: &str) -> StoreResult<()> {
+        self.inner.write().map_err(poisoned)?.blobs.remove(digest);
         Ok(())
     }
 

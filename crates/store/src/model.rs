@@ -228,8 +228,8 @@ pub struct Media {
     pub file_name: String,
     pub mime_type: String,
     pub size: u64,
-    /// SHA-256 of the bytes, hex: the blob key, and the source of the ETag.
-    pub sha256: String,
+    /// The bytes' digest (`blob::digest_of`): the blob key, and the source of the ETag.
+    pub digest: String,
     pub bitable: Option<BitableLocation>,
     /// Who uploaded it (`None` for media declared by a manifest). Media outside any
     /// document (`ccm_import_open`) are readable by their uploader only.

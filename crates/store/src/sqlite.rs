@@ -15,7 +15,11 @@ use std::time::Duration;
 
 /// The schema, embedded so the binary needs no files beside it.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![
+    Migrator::with_migrations(migrations())
+}
+
+fn migrations() -> Vec<Migration> {
+    vec![
         Migration::new(
             1,
             "init".into(),
@@ -37,7 +41,14 @@ fn migrator() -> Migrator {
             include_str!("migrations/sqlite/0003_day_counts.sql").into_sql_str(),
             false,
         ),
-    ])
+        Migration::new(
+            4,
+            "digest".into(),
+            MigrationType::Simple,
+            include_str!("migrations/sqlite/0004_digest.sql").into_sql_str(),
+            false,
+        ),
+    ]
 }
 
 pub struct SqliteMeta {
@@ -122,7 +133,7 @@ async fn insert_media(conn: &mut sqlx::SqliteConnection, m: &Media) -> StoreResu
     sqlx::query(
         "INSERT OR REPLACE INTO media
          (file_token, document, parent_type, parent_node, file_name, mime_type, size,
-          sha256, bitable, uploader, deleted, created_at_ms, modified_at_ms)
+          digest, bitable, uploader, deleted, created_at_ms, modified_at_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&m.file_token)
@@ -132,7 +143,7 @@ async fn insert_media(conn: &mut sqlx::SqliteConnection, m: &Media) -> StoreResu
     .bind(&m.file_name)
     .bind(&m.mime_type)
     .bind(i64_of(m.size, "size")?)
-    .bind(&m.sha256)
+    .bind(&m.digest)
     .bind(m.bitable.as_ref().map(json).transpose()?)
     .bind(m.uploader.as_ref().map(|p| p.to_string()))
     .bind(m.deleted)
@@ -203,7 +214,7 @@ fn media_row(r: &SqliteRow) -> StoreResult<Media> {
         file_name: r.try_get("file_name")?,
         mime_type: r.try_get("mime_type")?,
         size: u64_of(r.try_get("size")?, "size")?,
-        sha256: r.try_get("sha256")?,
+        digest: r.try_get("digest")?,
         bitable: opt_json(r.try_get("bitable")?)?,
         uploader: principal(r.try_get("uploader")?)?,
         deleted: r.try_get("deleted")?,
@@ -520,5 +531,49 @@ impl MetaStore for SqliteMeta {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_database_from_before_the_digest_rename_keeps_its_media() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        let old_key = "ab".repeat(32);
+        {
+            // The schema as it was before migration 4, with one media in it.
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let pool = SqlitePoolOptions::new()
+                .connect_with(options)
+                .await
+                .unwrap();
+            Migrator::with_migrations(migrations()[..3].to_vec())
+                .run(&pool)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO media (file_token, document, parent_type, file_name, mime_type, \
+                 size, sha256, deleted, created_at_ms, modified_at_ms) \
+                 VALUES ('boxOld', 'doxOld', 'docx_image', 'a.png', 'image/png', 3, ?, 0, 1, 2)",
+            )
+            .bind(&old_key)
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let meta = SqliteMeta::open(&path).await.unwrap();
+        let media = meta
+            .media("boxOld")
+            .await
+            .unwrap()
+            .expect("the media survives the migration");
+        assert_eq!(media.digest, old_key);
+        assert_eq!((media.size, media.modified_at_ms), (3, 2));
     }
 }

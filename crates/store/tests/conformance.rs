@@ -46,7 +46,7 @@ async fn sqlite_and_files_survive_a_reopen() {
         })
         .await
         .unwrap();
-        info.sha256
+        info.digest
     };
     let meta = SqliteMeta::open(&db).await.unwrap();
     assert!(meta.user("ou").await.unwrap().is_some());
@@ -109,7 +109,7 @@ async fn chunked_uploads_survive_a_reopen() {
         Err(feishu_media_store::StoreError::UploadClosed(_))
     ));
     let chunks: Vec<bytes::Bytes> =
-        futures_util::TryStreamExt::try_collect(blobs.get(&info.sha256, 0, 6).await.unwrap())
+        futures_util::TryStreamExt::try_collect(blobs.get(&info.digest, 0, 6).await.unwrap())
             .await
             .unwrap();
     assert_eq!(chunks.concat(), b"abcdef");

@@ -396,8 +396,8 @@ async fn a_lost_blob_is_a_500_with_the_log_id_and_no_details() {
     let path = s
         .dir
         .join("blobs")
-        .join(&media.sha256[..2])
-        .join(&media.sha256);
+        .join(&media.digest[..2])
+        .join(&media.digest);
     std::fs::remove_file(&path).unwrap();
     let (_, env) = expect_error(
         get(&s.download_url("boxHundred"), "u-alice", &[]).await,
@@ -408,7 +408,7 @@ async fn a_lost_blob_is_a_500_with_the_log_id_and_no_details() {
     assert_eq!(env.msg, "internal error.");
     let text = serde_json::to_string(&env).unwrap();
     assert!(
-        !text.contains(&media.sha256[..16]) && !text.contains("blob"),
+        !text.contains(&media.digest[..16]) && !text.contains("blob"),
         "no internals leak: {text}"
     );
 }

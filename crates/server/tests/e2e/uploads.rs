@@ -653,14 +653,14 @@ async fn sweeps_remove_expired_sessions_orphan_blocks_and_orphan_blobs() {
     assert_eq!(s.state.meta.upload(&id).await.unwrap(), None);
     assert!(s.state.blobs.part_uploads().await.unwrap().is_empty());
     assert!(
-        s.state.blobs.size(&orphan.sha256).await.unwrap().is_some(),
+        s.state.blobs.size(&orphan.digest).await.unwrap().is_some(),
         "not while serving"
     );
     s.stop().await;
 
     // At start-up, unreferenced blobs go too; referenced ones stay.
     let s = TestServer::start_in(Backend::Embedded, dir.path(), serde_json::json!({})).await;
-    assert_eq!(s.state.blobs.size(&orphan.sha256).await.unwrap(), None);
+    assert_eq!(s.state.blobs.size(&orphan.digest).await.unwrap(), None);
     assert_eq!(
         get(&s.download_url("boxHundred"), "u-alice", &[])
             .await

@@ -1,4 +1,4 @@
-//! Blobs as files: `<root>/blobs/<2 hex>/<sha256>`, written through `<root>/tmp/`;
+//! Blobs as files: `<root>/blobs/<2 hex>/<digest>`, written through `<root>/tmp/`;
 //! chunked uploads in `<root>/parts/<upload_id>/` ([`parts`]).
 //!
 //! A file becomes visible only by an atomic rename of a fully written, fsynced temp
@@ -254,12 +254,12 @@ impl StagedBlob for StagedFile {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<BlobInfo> {
-        if self.info.sha256.is_empty() {
+        if self.info.digest.is_empty() {
             return Err(StoreError::Backend(
                 "a block staged without a hash cannot become a blob".into(),
             ));
         }
-        let key = &self.info.sha256;
+        let key = &self.info.digest;
         let target = self.blobs.join(&key[..2]).join(key);
         if tokio::fs::try_exists(&target).await? {
             // The same bytes are stored already; the temp copy goes with the guard.
@@ -328,16 +328,16 @@ impl BlobStore for FsBlobs {
         Ok(self.staged(info, link))
     }
 
-    async fn get(&self, sha256: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
-        let path = self.path(sha256)?;
-        if let Some(blob) = self.hot.get(sha256) {
+    async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
+        let path = self.path(digest)?;
+        if let Some(blob) = self.hot.get(digest) {
             return Ok(slice(&blob, start, end));
         }
         let len = end.saturating_sub(start);
         if len <= SMALL_READ {
             // Small reads (ranges, small media) in one blocking-pool hop: open, then the
             // whole blob when it is small enough to keep, else just the range (pread).
-            let key = sha256.to_owned();
+            let key = digest.to_owned();
             let (whole, bytes) =
                 tokio::task::spawn_blocking(move || -> StoreResult<(bool, bytes::Bytes)> {
                     let file =
@@ -352,25 +352,25 @@ impl BlobStore for FsBlobs {
                 .await
                 .map_err(|e| StoreError::Backend(format!("read task: {e}")))??;
             if whole {
-                self.hot.put(sha256, bytes.clone());
+                self.hot.put(digest, bytes.clone());
                 return Ok(slice(&bytes, start, end));
             }
             return Ok(Box::pin(futures_util::stream::once(
                 async move { Ok(bytes) },
             )));
         }
-        open_stream(&path, sha256, start, len).await
+        open_stream(&path, digest, start, len).await
     }
 
-    async fn file(&self, sha256: &str) -> StoreResult<Option<Arc<std::fs::File>>> {
+    async fn file(&self, digest: &str) -> StoreResult<Option<Arc<std::fs::File>>> {
         let open = |files: &mut std::collections::HashMap<String, Arc<std::fs::File>>| {
-            files.get(sha256).cloned()
+            files.get(digest).cloned()
         };
         if let Some(f) = self.open_files.lock().ok().as_deref_mut().and_then(open) {
             return Ok(Some(f));
         }
-        let path = self.path(sha256)?;
-        let key = sha256.to_owned();
+        let path = self.path(digest)?;
+        let key = digest.to_owned();
         let file = blocking(move || std::fs::File::open(path))
             .await?
             .map_err(|e| not_found_is_missing(e, &key))?;
@@ -379,13 +379,13 @@ impl BlobStore for FsBlobs {
             if files.len() >= OPEN_FILES_MAX {
                 files.clear();
             }
-            files.insert(sha256.to_owned(), file.clone());
+            files.insert(digest.to_owned(), file.clone());
         }
         Ok(Some(file))
     }
 
-    async fn size(&self, sha256: &str) -> StoreResult<Option<u64>> {
-        let Ok(path) = self.path(sha256) else {
+    async fn size(&self, digest: &str) -> StoreResult<Option<u64>> {
+        let Ok(path) = self.path(digest) else {
             return Ok(None);
         };
         match tokio::fs::metadata(&path).await {
@@ -395,12 +395,12 @@ impl BlobStore for FsBlobs {
         }
     }
 
-    async fn delete(&self, sha256: &str) -> StoreResult<()> {
-        self.hot.remove(sha256);
+    async fn delete(&self, digest: &str) -> StoreResult<()> {
+        self.hot.remove(digest);
         if let Ok(mut files) = self.open_files.lock() {
-            files.remove(sha256);
+            files.remove(digest);
         }
-        let Ok(path) = self.path(sha256) else {
+        let Ok(path) = self.path(digest) else {
             return Ok(());
         };
         match tokio::fs::remove_file(&path).await {

@@ -4,7 +4,7 @@
 //! at the offset the caller gives). A marker file `<seq>` holding `"<offset> <len>"` says
 //! that the block arrived whole and is durable: it is written only after the data is
 //! fsynced, and removed (durably) before an arrived block is overwritten by a new copy.
-//! Blocks that arrived are SHA-256-hashed in order in the background, so assembly has
+//! Blocks that arrived are hashed in order in the background, so assembly has
 //! almost nothing left to read: it seals the upload (a `sealed` file: no block may be
 //! written after that, even after a restart, because the data file becomes the blob's
 //! inode) and hard-links the data file into `tmp/` as the staged blob.
@@ -17,7 +17,6 @@ use super::{TempGuard, blocking, sync_dir_blocking};
 use crate::blob::{BlobInfo, StagedBlob, is_valid_upload_id};
 use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -86,7 +85,7 @@ struct Rolling {
     next: u64,
     /// The offset up to which the data is hashed.
     end: u64,
-    hasher: Sha256,
+    hasher: blake3::Hasher,
     generation: u64,
 }
 
@@ -120,7 +119,7 @@ impl Rolling {
         Self {
             next: 0,
             end: 0,
-            hasher: Sha256::new(),
+            hasher: blake3::Hasher::new(),
             generation,
         }
     }
@@ -266,7 +265,11 @@ impl Upload {
             // running one only if the block was not replaced meanwhile.
             let mut hasher = r.hasher.clone();
             match held.filter(|h| h.len() == block.len) {
-                Some(held) => held.0.iter().for_each(|p| hasher.update(p.filled())),
+                Some(held) => {
+                    for piece in &held.0 {
+                        hasher.update(piece.filled());
+                    }
+                }
                 None => {
                     let mut piece = Piece::take();
                     let mut at = block.offset;
@@ -406,7 +409,7 @@ impl Parts {
         blocking(move || syncer.data.sync_data()).await??;
         Ok(Some(Box::new(StagedInPlace {
             info: BlobInfo {
-                sha256: String::new(),
+                digest: String::new(),
                 size,
             },
             up,
@@ -509,7 +512,7 @@ impl Parts {
             sync_dir_blocking(&up.dir)?;
             std::fs::hard_link(up.dir.join(DATA), &linked)?;
             Ok(BlobInfo {
-                sha256: hex::encode(r.hasher.clone().finalize()),
+                digest: r.hasher.finalize().to_hex().to_string(),
                 size,
             })
         })
