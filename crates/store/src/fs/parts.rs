@@ -291,6 +291,13 @@ impl Upload {
     }
 }
 
+/// The piece a write task wrote, once it has landed.
+async fn landed(task: tokio::task::JoinHandle<std::io::Result<Piece>>) -> StoreResult<Piece> {
+    Ok(task
+        .await
+        .map_err(|e| StoreError::Backend(format!("blocking task: {e}")))??)
+}
+
 fn read_marker(path: &Path) -> std::io::Result<Option<Block>> {
     let text = std::fs::read_to_string(path)?;
     let mut it = text.split_whitespace().map(str::parse::<u64>);
@@ -367,44 +374,64 @@ impl Parts {
         max: u64,
     ) -> StoreResult<Option<Box<dyn StagedBlob>>> {
         let up = self.existing_or_new(id).await?;
-        let turn = up.writer(seq).lock_owned().await;
+        // Shared with every write in flight, so that the turn ends only when the last of
+        // them has landed, even if this request is dropped halfway.
+        let turn = Arc::new(up.writer(seq).lock_owned().await);
         if up.writable(id, seq)?.is_some() {
             return Ok(None);
         }
         // Read straight into the piece that is written: one copy of each byte in user
-        // space. The written pieces are kept, up to a block, for the rolling hash.
+        // space. A piece is written while the next one is read, and the written pieces
+        // are kept, up to a block, for the rolling hash.
         let mut size = 0u64;
         let mut piece = Piece::take();
         let mut kept = Some(Vec::new());
+        let mut keep = |written: Piece| {
+            kept = kept.take().filter(|k| k.len() < HOLD_PIECES).map(|mut k| {
+                k.push(written);
+                k
+            });
+        };
+        let mut writing: Option<tokio::task::JoinHandle<std::io::Result<Piece>>> = None;
         let mut at = offset;
-        loop {
-            let n = data
-                .read(piece.spare())
-                .await
-                .map_err(|e| StoreError::Source(e.to_string()))?;
+        let read: StoreResult<()> = loop {
+            let n = match data.read(piece.spare()).await {
+                Ok(n) => n,
+                Err(e) => break Err(StoreError::Source(e.to_string())),
+            };
             piece.advance(n);
             size += n as u64;
             if size > max {
-                return Err(StoreError::TooLarge(max));
+                break Err(StoreError::TooLarge(max));
             }
             let done = n == 0;
             if piece.is_full() || (done && piece.len() > 0) {
-                let writer = up.clone();
-                let written = blocking(move || writer.write_at(piece.filled(), at).map(|()| piece));
-                let written = written.await??;
-                at += written.len() as u64;
-                kept = kept
-                    .filter(|k: &Vec<Piece>| k.len() < HOLD_PIECES)
-                    .map(|mut k| {
-                        k.push(written);
-                        k
-                    });
-                piece = Piece::take();
+                if let Some(w) = writing.take() {
+                    match landed(w).await {
+                        Ok(written) => keep(written),
+                        Err(e) => break Err(e),
+                    }
+                }
+                let (writer, turn) = (up.clone(), turn.clone());
+                let full = std::mem::replace(&mut piece, Piece::take());
+                let from = at;
+                at += full.len() as u64;
+                writing = Some(tokio::task::spawn_blocking(move || {
+                    let _turn = turn;
+                    writer.write_at(full.filled(), from).map(|()| full)
+                }));
             }
             if done {
-                break;
+                break Ok(());
+            }
+        };
+        if let Some(w) = writing.take() {
+            let written = landed(w).await;
+            if read.is_ok() {
+                keep(written?);
             }
         }
+        read?;
         let syncer = up.clone();
         blocking(move || syncer.data.sync_data()).await??;
         Ok(Some(Box::new(StagedInPlace {
@@ -584,7 +611,7 @@ struct StagedInPlace {
     offset: u64,
     /// The block's bytes, while they are still in memory.
     pieces: Option<Vec<Piece>>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
+    _turn: Arc<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 #[async_trait]
