@@ -182,7 +182,8 @@ impl Intake {
             hasher: hash.then(blake3::Hasher::new),
             size: 0,
             max,
-            buf: vec![0; INTAKE_BUF],
+            // Allocated on the first `next`: `read_into` callers bring their own.
+            buf: Vec::new(),
         }
     }
 
@@ -191,9 +192,25 @@ impl Intake {
         &mut self,
         data: &mut (dyn AsyncRead + Send + Unpin),
     ) -> StoreResult<&[u8]> {
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.is_empty() {
+            buf = vec![0; INTAKE_BUF];
+        }
+        let n = self.read_into(data, &mut buf).await;
+        self.buf = buf;
+        Ok(&self.buf[..n?])
+    }
+
+    /// Reads the next bytes of `data` into `buf`, with the same bookkeeping as
+    /// [`Intake::next`]; 0 at the end. For callers that read into buffers of their own.
+    pub(crate) async fn read_into(
+        &mut self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        buf: &mut [u8],
+    ) -> StoreResult<usize> {
         use tokio::io::AsyncReadExt;
         let n = data
-            .read(&mut self.buf)
+            .read(buf)
             .await
             .map_err(|e| StoreError::Source(e.to_string()))?;
         self.size += n as u64;
@@ -201,9 +218,9 @@ impl Intake {
             return Err(StoreError::TooLarge(self.max));
         }
         if let Some(h) = &mut self.hasher {
-            h.update(&self.buf[..n]);
+            h.update(&buf[..n]);
         }
-        Ok(&self.buf[..n])
+        Ok(n)
     }
 
     pub(crate) fn finish(self) -> BlobInfo {

@@ -11,20 +11,18 @@ mod pieces;
 use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, StagedBlob, is_valid_key};
 use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
+use pieces::{DirectFile, write_pieces};
 use std::collections::BTreeMap;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 /// Read buffer size of streamed blobs: large enough that a 1 GiB stream is not dominated
 /// by per-chunk overhead, small enough that 64 concurrent streams stay well under 64 MiB.
 const BUF: usize = 128 * 1024;
-
-/// Writes of staged data are gathered up to this size.
-const WRITE_BUF: usize = 1024 * 1024;
 
 /// Reads up to this long are done in one go (a 300 KB media, any small range).
 const SMALL_READ: u64 = 1024 * 1024;
@@ -145,23 +143,17 @@ impl FsBlobs {
             .tmp
             .join(format!("{}.part", hex::encode(rand::random::<[u8; 16]>())));
         let guard = TempGuard(Some(tmp_path.clone()));
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp_path)
-            .await?;
-        // Network reads come in small pieces; writing each would cost a blocking-pool
-        // hop per piece, so they are gathered into large writes.
-        let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUF, file);
-        loop {
-            let chunk = intake.next(data).await?;
-            if chunk.is_empty() {
-                break;
-            }
-            file.write_all(chunk).await?;
-        }
-        file.flush().await?;
-        file.get_ref().sync_all().await?;
+        let path = tmp_path.clone();
+        let file = blocking(move || {
+            DirectFile::open(
+                &path,
+                std::fs::OpenOptions::new().write(true).create_new(true),
+            )
+        })
+        .await??;
+        let file = Arc::new(file);
+        write_pieces(&file, data, &mut intake, 0, &(), drop).await?;
+        blocking(move || file.file.sync_all()).await??;
         Ok(self.staged(intake.finish(), guard))
     }
 }
