@@ -146,6 +146,25 @@ peak_memory() {
   echo $((max * 1024))
 }
 
+# E's contenders: each records MB/s. dd_write ID FILE MIB.
+dd_write() {
+  local s e; sync
+  s=$(date +%s.%N); dd if="$2" of="$work/dd.bin" bs=4M conv=fsync status=none; e=$(date +%s.%N)
+  record "$1" dd "$(echo "$3 * 1048576 / ($e - $s)" | bc -l)"; rm -f "$work/dd.bin"
+}
+upload_all_ours() {
+  local s e; sync
+  s=$(date +%s.%N)
+  curl -s -H "$auth" -F file_name=t.bin -F parent_type=ccm_import_open -F size=$((20 * 1024 * 1024)) \
+    -F "file=@$work/twenty.bin" "$ours/open-apis/drive/v1/medias/upload_all" -o /dev/null
+  e=$(date +%s.%N); record E20 ours "$(echo "20 * 1048576 / ($e - $s)" | bc -l)"
+}
+chunked_ours() {
+  local t; sync
+  t=$(wall "$BIN" upload "$work/www/big.bin" --parent-type ccm_import_open --base-url "$ours" --app-id cli_bench --app-secret bench --rate 0)
+  record Ebig ours "$(echo "$big_mib * 1048576 / $t" | bc -l)"
+}
+
 for r in $(seq 1 $rounds); do
   log "round $r/$rounds"
   # A: alternate which goes first.
@@ -175,18 +194,14 @@ for r in $(seq 1 $rounds); do
   fi
   want D && record D ours "$(peak_memory)"
 
-  # E: upload_all of 20 MiB, a chunked upload of the large file (our CLI), vs dd.
+  # E: upload_all of 20 MiB, a chunked upload of the large file (our CLI), vs dd, in
+  # alternating order; each run starts after a sync, so none pays for another's writeback.
   if want E; then
-    s=$(date +%s.%N)
-    curl -s -H "$auth" -F file_name=t.bin -F parent_type=ccm_import_open -F size=$((20 * 1024 * 1024)) \
-      -F "file=@$work/twenty.bin" "$ours/open-apis/drive/v1/medias/upload_all" -o /dev/null
-    e=$(date +%s.%N); record E20 ours "$(echo "20 * 1048576 / ($e - $s)" | bc -l)"
-    s=$(date +%s.%N); dd if="$work/twenty.bin" of="$work/dd.bin" bs=4M conv=fsync status=none; e=$(date +%s.%N)
-    record E20 dd "$(echo "20 * 1048576 / ($e - $s)" | bc -l)"; rm -f "$work/dd.bin"
-    t=$(wall "$BIN" upload "$work/www/big.bin" --parent-type ccm_import_open --base-url "$ours" --app-id cli_bench --app-secret bench --rate 0)
-    record Ebig ours "$(echo "$big_mib * 1048576 / $t" | bc -l)"
-    s=$(date +%s.%N); dd if="$work/www/big.bin" of="$work/dd.bin" bs=4M conv=fsync status=none; e=$(date +%s.%N)
-    record Ebig dd "$(echo "$big_mib * 1048576 / ($e - $s)" | bc -l)"; rm -f "$work/dd.bin"
+    if ((r % 2)); then
+      upload_all_ours; dd_write E20 "$work/twenty.bin" 20; chunked_ours; dd_write Ebig "$work/www/big.bin" "$big_mib"
+    else
+      dd_write E20 "$work/twenty.bin" 20; upload_all_ours; dd_write Ebig "$work/www/big.bin" "$big_mib"; chunked_ours
+    fi
   fi
 
   # F: three downloaders, in turn, each output compared with the source.
