@@ -4,8 +4,11 @@
 //! at the offset the caller gives). A marker file `<seq>` holding `"<offset> <len>"` says
 //! that the block arrived whole and is durable: it is written only after the data is
 //! fsynced, and removed (durably) before an arrived block is overwritten by a new copy.
-//! Blocks that arrived are hashed in order in the background, so assembly has
-//! almost nothing left to read: it seals the upload (a `sealed` file: no block may be
+//! Blocks are written directly, piece by piece ([`super::pieces`]), and hashed in order
+//! in the background: from their pieces, which a request keeps (up to a block, so up to
+//! 6 MiB per request in flight) and hands over when the block has arrived, or read back
+//! from the data file when they are gone (too many held, or after a restart). So assembly
+//! has almost nothing left to read: it seals the upload (a `sealed` file: no block may be
 //! written after that, even after a restart, because the data file becomes the blob's
 //! inode) and hard-links the data file into `tmp/` as the staged blob.
 //!
