@@ -440,6 +440,43 @@ async fn uploads_of_every_size_come_back_identical() {
     assert_eq!(links.code(), Some(1061002));
 }
 
+/// An `upload_finish` whose answer is cut is retried, and the retry gets the token the
+/// first call created: the upload succeeds, with one media.
+#[tokio::test]
+async fn a_finish_whose_answer_was_lost_answers_its_token_again() {
+    let s = TestServer::start(world(&[])).await;
+    let c = client(&s, "cli_free");
+    let target = UploadTarget {
+        parent_type: "docx_file".into(),
+        parent_node: "blk".into(),
+        extra: Some(r#"{"drive_route_token":"dox"}"#.into()),
+    };
+    s.state.faults.set(
+        parse_rules(br#"[{"endpoint":"upload_finish","times":1,"action":{"cut_after_bytes":10}}]"#)
+            .unwrap(),
+    );
+    let data = bytes_of(20 * 1024 * 1024 + 1, 9);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    std::fs::write(&path, &data).unwrap();
+    let media_before = s.state.meta.list_media().await.unwrap().len();
+    let token = c
+        .upload_file(&path, "big.bin", &target, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        requests_to(&s, "upload_finish").len(),
+        2,
+        "the cut answer is retried"
+    );
+    assert_eq!(
+        s.state.meta.list_media().await.unwrap().len(),
+        media_before + 1
+    );
+    let (got, _) = fetch(&c, &token, DownloadOptions::default()).await;
+    assert!(got == data);
+}
+
 /// A server that lies about ranges: the SDK must stop rather than write wrong bytes.
 #[tokio::test]
 async fn a_wrong_content_range_stops_the_download() {

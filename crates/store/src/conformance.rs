@@ -244,6 +244,7 @@ fn session(id: &str, expires: i64) -> UploadSession {
         block_num: 2146,
         created_at_ms: 1,
         expires_at_ms: expires,
+        file_token: None,
     }
 }
 
@@ -263,12 +264,21 @@ async fn upload_sessions(store: &dyn MetaStore) {
 
     let m = media("boxFinished", &"c".repeat(64));
     assert!(store.finish_upload("up2", &m).await.unwrap());
-    assert_eq!(store.upload("up2").await.unwrap(), None);
+    let finished = store
+        .upload("up2")
+        .await
+        .unwrap()
+        .expect("kept until it expires");
+    assert_eq!(finished.file_token.as_deref(), Some("boxFinished"));
     assert_eq!(store.media("boxFinished").await.unwrap(), Some(m.clone()));
     // A second finish of the same session writes nothing.
     let mut other = m.clone();
     other.file_token = "boxTwice".into();
     assert!(!store.finish_upload("up2", &other).await.unwrap());
+    assert_eq!(store.media("boxTwice").await.unwrap(), None);
+    assert_eq!(store.upload("up2").await.unwrap(), Some(finished));
+    // Nor does finishing a session that does not exist.
+    assert!(!store.finish_upload("up9", &other).await.unwrap());
     assert_eq!(store.media("boxTwice").await.unwrap(), None);
 
     store.delete_upload("up1").await.unwrap();

@@ -129,8 +129,11 @@ impl MetaStore for MemoryMeta {
 
     async fn finish_upload(&self, upload_id: &str, media: &Media) -> StoreResult<bool> {
         let mut t = self.write()?;
-        if t.uploads.remove(upload_id).is_none() {
-            return Ok(false);
+        match t.uploads.get_mut(upload_id) {
+            Some(session) if session.file_token.is_none() => {
+                session.file_token = Some(media.file_token.clone());
+            }
+            _ => return Ok(false),
         }
         t.media.insert(media.file_token.clone(), media.clone());
         Ok(true)

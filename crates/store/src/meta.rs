@@ -56,9 +56,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Creates or replaces a chunked-upload session.
     async fn put_upload(&self, session: &UploadSession) -> StoreResult<()>;
     async fn upload(&self, upload_id: &str) -> StoreResult<Option<UploadSession>>;
-    /// Ends a session and creates its media in one transaction: a finished upload has a
-    /// media or a session, never both and never neither. `false` when the session was
-    /// already gone (finished by a concurrent call), in which case nothing is written.
+    /// Marks a session finished with `media`'s token and creates the media, in one
+    /// transaction: a session is finished exactly when its media exists. `false` when
+    /// the session is gone or already finished (by a concurrent call, say): then nothing
+    /// is written.
     async fn finish_upload(&self, upload_id: &str, media: &Media) -> StoreResult<bool>;
     /// Drops a session; absent is fine.
     async fn delete_upload(&self, upload_id: &str) -> StoreResult<()>;

@@ -258,4 +258,7 @@ pub struct UploadSession {
     pub block_num: u64,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
+    /// The media's token once the upload is finished. The session stays until it
+    /// expires, so that a finish repeated after a lost answer gets the same token.
+    pub file_token: Option<String>,
 }

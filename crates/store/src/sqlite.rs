@@ -48,6 +48,13 @@ fn migrations() -> Vec<Migration> {
             include_str!("migrations/sqlite/0004_digest.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            5,
+            "finished_uploads".into(),
+            MigrationType::Simple,
+            include_str!("migrations/sqlite/0005_finished_uploads.sql").into_sql_str(),
+            false,
+        ),
     ]
 }
 
@@ -126,6 +133,7 @@ fn upload_row(r: &SqliteRow) -> StoreResult<UploadSession> {
         block_num: u64_of(r.try_get("block_num")?, "block_num")?,
         created_at_ms: r.try_get("created_at_ms")?,
         expires_at_ms: r.try_get("expires_at_ms")?,
+        file_token: r.try_get("file_token")?,
     })
 }
 
@@ -364,8 +372,8 @@ impl MetaStore for SqliteMeta {
         sqlx::query(
             "INSERT OR REPLACE INTO uploads
              (upload_id, app_id, tenant_key, principal, file_name, parent_type, parent_node,
-              document, size, block_num, created_at_ms, expires_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              document, size, block_num, created_at_ms, expires_at_ms, file_token)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&u.upload_id)
         .bind(&u.app_id)
@@ -379,6 +387,7 @@ impl MetaStore for SqliteMeta {
         .bind(i64_of(u.block_num, "block_num")?)
         .bind(u.created_at_ms)
         .bind(u.expires_at_ms)
+        .bind(&u.file_token)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -394,12 +403,15 @@ impl MetaStore for SqliteMeta {
 
     async fn finish_upload(&self, upload_id: &str, media: &Media) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let gone = sqlx::query("DELETE FROM uploads WHERE upload_id = ?")
-            .bind(upload_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if gone == 0 {
+        let marked = sqlx::query(
+            "UPDATE uploads SET file_token = ? WHERE upload_id = ? AND file_token IS NULL",
+        )
+        .bind(&media.file_token)
+        .bind(upload_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked == 0 {
             return Ok(false);
         }
         insert_media(&mut tx, media).await?;

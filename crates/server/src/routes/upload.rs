@@ -100,6 +100,7 @@ pub async fn upload_prepare(
         block_num: block_num(size),
         created_at_ms: now,
         expires_at_ms: now + state.config.upload_ttl.as_millis() as i64,
+        file_token: None,
     };
     state.meta.put_upload(&session).await?;
     Ok(ok(&PrepareData {
@@ -127,6 +128,29 @@ async fn own_session(
     Ok(session)
 }
 
+/// The token of the media upload `upload_id` became, once it is finished.
+async fn finished_token(state: &AppState, upload_id: &str) -> Result<Option<String>, ApiError> {
+    Ok(state
+        .meta
+        .upload(upload_id)
+        .await?
+        .and_then(|s| s.file_token))
+}
+
+/// [`own_session`], still taking blocks: not finished.
+async fn open_session(
+    state: &AppState,
+    auth_principal: &feishu_media_store::Principal,
+    upload_id: &str,
+) -> Result<UploadSession, ApiError> {
+    let session = own_session(state, auth_principal, upload_id).await?;
+    if session.file_token.is_some() {
+        return Err(ApiError::new(ErrorCode::UploadIdExpired)
+            .hint("this upload is finished; it takes no more blocks"));
+    }
+    Ok(session)
+}
+
 pub async fn upload_part(
     State(state): State<AppState>,
     auth: Authed<UploadPart>,
@@ -144,7 +168,7 @@ pub async fn upload_part(
     let early = form.fields();
     let staged = match (early.get("upload_id"), early.get("seq")) {
         (Some(upload_id), Some(_)) => {
-            let checked = match own_session(&state, principal, upload_id).await {
+            let checked = match open_session(&state, principal, upload_id).await {
                 Ok(session) => block_seq(&early, &session).map(|seq| (session, seq)),
                 Err(e) => Err(e),
             };
@@ -175,7 +199,7 @@ pub async fn upload_part(
     let adler = file.adler();
     drop(file);
     let f = &form.finish().await?;
-    let session = own_session(&state, principal, f.required("upload_id")?).await?;
+    let session = open_session(&state, principal, f.required("upload_id")?).await?;
     let seq = block_seq(f, &session)?;
     check_received(
         f,
@@ -211,8 +235,16 @@ pub async fn upload_finish(
         return Err(ApiError::new(ErrorCode::BlockNumOutOfBounds)
             .hint(format!("this upload has {} blocks", session.block_num)));
     }
+    // Finished already, and the answer was lost (or two finishes raced): the same token.
+    if let Some(file_token) = session.file_token {
+        return Ok(ok(&FileTokenData { file_token }));
+    }
     let have = state.blobs.part_sizes(&session.upload_id).await?;
     if let Some(missing) = (0..session.block_num).find(|seq| !have.contains_key(seq)) {
+        // A concurrent finish may have won meanwhile and cleared the blocks away.
+        if let Some(file_token) = finished_token(&state, &session.upload_id).await? {
+            return Ok(ok(&FileTokenData { file_token }));
+        }
         return Err(ApiError::new(ErrorCode::BlockMissing)
             .hint(format!("block {missing} was never uploaded")));
     }
@@ -231,8 +263,11 @@ pub async fn upload_finish(
     let info = staged.commit().await?;
     let media = crate::upload::media_for_session(&session, info);
     if !state.meta.finish_upload(&session.upload_id, &media).await? {
-        // A concurrent finish won; this one created nothing.
-        return Err(ApiError::new(ErrorCode::UploadIdExpired));
+        // A concurrent finish won; this one created nothing. Its token is the answer.
+        return match finished_token(&state, &session.upload_id).await? {
+            Some(file_token) => Ok(ok(&FileTokenData { file_token })),
+            None => Err(ApiError::new(ErrorCode::UploadIdExpired)),
+        };
     }
     state.blobs.discard_parts(&session.upload_id).await?;
     Ok(ok(&FileTokenData {

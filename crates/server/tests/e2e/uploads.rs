@@ -490,8 +490,16 @@ async fn chunked_upload_in_any_order_with_a_retried_block() {
 
     let resp = get(&s.download_url(file_token), &token, &[]).await;
     assert_eq!(resp.bytes().await.unwrap(), data);
-    // The session is gone: a second finish is refused, and nothing is left behind.
-    expect_error(finish(&s, &token, &id, 3).await, 400, 1061021).await;
+    // A finish repeated (its answer lost, say) gets the same token and creates nothing;
+    // the finished upload takes no more blocks, and nothing is left behind.
+    let media = media_count(&s).await;
+    let again = expect_data(finish(&s, &token, &id, 3).await).await;
+    assert_eq!(again["file_token"].as_str(), Some(file_token));
+    assert_eq!(media_count(&s).await, media);
+    expect_error(finish(&s, &token, &id, 2).await, 400, 1062011).await;
+    let other = s.tenant_token("cli_noscope", "sec-n").await;
+    expect_error(finish(&s, &other, &id, 3).await, 400, 1062007).await;
+    expect_error(part(&s, &token, &id, 0, block(0), None).await, 400, 1061021).await;
     assert!(s.state.blobs.part_sizes(&id).await.unwrap().is_empty());
     assert!(temp_files(&s).is_empty());
 }
