@@ -393,15 +393,20 @@ async fn hostile_names_are_saved_inside_the_folder() {
     .unwrap();
 }
 
+/// Uploads into the manifest's document.
+fn docx_target() -> UploadTarget {
+    UploadTarget {
+        parent_type: "docx_file".into(),
+        parent_node: "blk".into(),
+        extra: Some(r#"{"drive_route_token":"dox"}"#.into()),
+    }
+}
+
 #[tokio::test]
 async fn uploads_of_every_size_come_back_identical() {
     let s = TestServer::start(world(&[])).await;
     let c = client(&s, "cli_free");
-    let target = UploadTarget {
-        parent_type: "docx_file".into(),
-        parent_node: "blk".into(),
-        extra: Some(r#"{"drive_route_token":"dox"}"#.into()),
-    };
+    let target = docx_target();
     let dir = tempfile::tempdir().unwrap();
     let twenty = 20 * 1024 * 1024;
     for (name, size) in [
@@ -446,11 +451,7 @@ async fn uploads_of_every_size_come_back_identical() {
 async fn a_finish_whose_answer_was_lost_answers_its_token_again() {
     let s = TestServer::start(world(&[])).await;
     let c = client(&s, "cli_free");
-    let target = UploadTarget {
-        parent_type: "docx_file".into(),
-        parent_node: "blk".into(),
-        extra: Some(r#"{"drive_route_token":"dox"}"#.into()),
-    };
+    let target = docx_target();
     s.state.faults.set(
         parse_rules(br#"[{"endpoint":"upload_finish","times":1,"action":{"cut_after_bytes":10}}]"#)
             .unwrap(),

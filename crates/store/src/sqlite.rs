@@ -18,44 +18,44 @@ fn migrator() -> Migrator {
     Migrator::with_migrations(migrations())
 }
 
+/// Every migration, in order: version, name, SQL.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        "uploads",
+        include_str!("migrations/sqlite/0002_uploads.sql"),
+    ),
+    (
+        3,
+        "day_counts",
+        include_str!("migrations/sqlite/0003_day_counts.sql"),
+    ),
+    (
+        4,
+        "digest",
+        include_str!("migrations/sqlite/0004_digest.sql"),
+    ),
+    (
+        5,
+        "finished_uploads",
+        include_str!("migrations/sqlite/0005_finished_uploads.sql"),
+    ),
+];
+
 fn migrations() -> Vec<Migration> {
-    vec![
-        Migration::new(
-            1,
-            "init".into(),
-            MigrationType::Simple,
-            include_str!("migrations/sqlite/0001_init.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            2,
-            "uploads".into(),
-            MigrationType::Simple,
-            include_str!("migrations/sqlite/0002_uploads.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            3,
-            "day_counts".into(),
-            MigrationType::Simple,
-            include_str!("migrations/sqlite/0003_day_counts.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            4,
-            "digest".into(),
-            MigrationType::Simple,
-            include_str!("migrations/sqlite/0004_digest.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            5,
-            "finished_uploads".into(),
-            MigrationType::Simple,
-            include_str!("migrations/sqlite/0005_finished_uploads.sql").into_sql_str(),
-            false,
-        ),
-    ]
+    MIGRATIONS
+        .iter()
+        .map(|&(version, name, sql)| {
+            Migration::new(
+                version,
+                name.into(),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect()
 }
 
 pub struct SqliteMeta {
