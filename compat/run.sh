@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the official Python (lark-oapi) and Node (@larksuiteoapi/node-sdk) SDKs against a
-# real feishu-media binary, changing nothing but their base URL.
+# real feishu-media binary, changing nothing but their base URL, and a real browser
+# (Debian's Chromium, through playwright-core; CHROMIUM names another binary).
 # Usage: compat/run.sh PATH_TO_FEISHU_MEDIA_BINARY
 set -euo pipefail
 bin=$(realpath "$1")
@@ -18,6 +19,11 @@ if [ ! -d node/node_modules/@larksuiteoapi/node-sdk ] || ! cmp -s node/package-l
   (cd node && npm ci --no-audit --no-fund --loglevel=error)
   cp node/package-lock.json node/node_modules/.installed-lock
 fi
+if [ ! -d browser/node_modules/playwright-core ] || ! cmp -s browser/package-lock.json browser/node_modules/.installed-lock; then
+  (cd browser && npm ci --no-audit --no-fund --loglevel=error)
+  cp browser/package-lock.json browser/node_modules/.installed-lock
+fi
+command -v "${CHROMIUM:-chromium}" >/dev/null || { echo "no Chromium: install Debian's chromium (scripts/test.sh does)" >&2; exit 1; }
 
 work=$(mktemp -d)
 server_pid=
@@ -43,6 +49,7 @@ done
 status=0
 python/.venv/bin/python python/check.py "$base" "$here/fixtures" || status=1
 node node/check.js "$base" "$here/fixtures" || status=1
+CHROMIUM=$(command -v "${CHROMIUM:-chromium}") node browser/check.js "$base" "$here/fixtures" || status=1
 if [ "$status" -ne 0 ]; then
   echo "--- server log ---"; tail -n 40 "$work/stderr"
 fi

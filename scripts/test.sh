@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README and .ci/run call it). It installs what the tests need,
 # then runs every suite: lints, the Rust tests (unit, conformance, end-to-end over real
-# HTTP, curl), and the official Python and Node SDKs against the real binary.
+# HTTP, curl), and the official Python and Node SDKs and Chromium against the real binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3 python3-venv)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
