@@ -6,6 +6,7 @@ mod auth;
 mod download;
 mod faults;
 mod front;
+mod hostile;
 mod limits;
 mod observability;
 mod ranges;
