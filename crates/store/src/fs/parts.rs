@@ -5,9 +5,10 @@
 //! that the block arrived whole and is durable: it is written only after the data is
 //! fsynced, and removed (durably) before an arrived block is overwritten by a new copy.
 //! Blocks are written directly, piece by piece ([`super::pieces`]), and hashed in order
-//! in the background: from their pieces, which a request keeps (up to a block, so up to
-//! 6 MiB per request in flight) and hands over when the block has arrived, or read back
-//! from the data file when they are gone (too many held, or after a restart). So assembly
+//! in the background: from their pieces, which a request keeps (up to a block, within
+//! [`HELD_MAX`] for all requests together) and hands over when the block has arrived, or
+//! read back from the data file when they are gone (too many kept, or after a restart).
+//! So assembly
 //! has almost nothing left to read: it seals the upload (a `sealed` file: no block may be
 //! written after that, even after a restart, because the data file becomes the blob's
 //! inode) and hard-links the data file into `tmp/` as the staged blob.
@@ -35,8 +36,11 @@ const SEALED: &str = "sealed";
 /// A block is held in memory for the rolling hash only up to this many pieces (4 MiB, the
 /// block size of the wire contract); a larger one is read back from the data file.
 const HOLD_PIECES: usize = 4;
-/// At most this many pieces are held, in all uploads together, for blocks that arrived
-/// before the blocks ahead of them were hashed; beyond that they are read back.
+/// At most this many pieces are kept, in all uploads together, by requests writing their
+/// blocks and for blocks waiting for the rolling hash; beyond that, a block's pieces are
+/// let go and the block is read back. This bounds an upload's memory, whatever the number
+/// of requests at once: 32 MiB, plus two pieces per request (the one filling and the one
+/// being written).
 const HELD_MAX: usize = 32;
 /// The pieces held now, in all uploads.
 static HELD: AtomicUsize = AtomicUsize::new(0);
@@ -88,17 +92,21 @@ struct Rolling {
 }
 
 /// A block's pieces, held for the rolling hash; counted in [`HELD`] while they live.
+#[derive(Default)]
 struct HeldBlock(Vec<Piece>);
 
 impl HeldBlock {
-    /// Holds `pieces` if the global allowance has room for them.
-    fn hold(pieces: Vec<Piece>) -> Option<Self> {
-        let n = pieces.len();
-        HELD.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-            (held + n <= HELD_MAX).then_some(held + n)
-        })
-        .ok()
-        .map(|_| Self(pieces))
+    /// Adds `piece` if the global allowance has room for it; else drops it and says so.
+    fn push(&mut self, piece: Piece) -> bool {
+        let room = HELD
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held < HELD_MAX).then_some(held + 1)
+            })
+            .is_ok();
+        if room {
+            self.0.push(piece);
+        }
+        room
     }
 
     fn len(&self) -> u64 {
@@ -200,11 +208,11 @@ impl Upload {
 
     /// Records an arrived block (its marker is durable), with its bytes if they are still
     /// in memory, and hashes on in the background.
-    fn arrived(self: &Arc<Self>, seq: u64, block: Block, pieces: Option<Vec<Piece>>) {
+    fn arrived(self: &Arc<Self>, seq: u64, block: Block, pieces: Option<HeldBlock>) {
         {
             let mut s = lock(&self.state);
             s.blocks.insert(seq, block);
-            match pieces.and_then(HeldBlock::hold) {
+            match pieces {
                 Some(held) => s.held.insert(seq, held),
                 None => s.held.remove(&seq),
             };
@@ -351,12 +359,12 @@ impl Parts {
         // Read straight into the pieces that are written: one copy of each byte in user
         // space. The written pieces are kept, up to a block, for the rolling hash.
         let mut intake = Intake::with_hash(max, false);
-        let mut kept = Some(Vec::new());
+        let mut kept = Some(HeldBlock::default());
         write_pieces(&up, data, &mut intake, offset, &turn, |written| {
-            kept = kept.take().filter(|k| k.len() < HOLD_PIECES).map(|mut k| {
-                k.push(written);
-                k
-            });
+            kept = kept
+                .take()
+                .filter(|k| k.0.len() < HOLD_PIECES)
+                .and_then(|mut k| k.push(written).then_some(k));
         })
         .await?;
         let size = intake.finish().size;
@@ -538,7 +546,7 @@ struct StagedInPlace {
     seq: u64,
     offset: u64,
     /// The block's bytes, while they are still in memory.
-    pieces: Option<Vec<Piece>>,
+    pieces: Option<HeldBlock>,
     _turn: Arc<tokio::sync::OwnedMutexGuard<()>>,
 }
 
