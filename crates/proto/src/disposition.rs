@@ -194,4 +194,27 @@ mod tests {
         assert_eq!(file_name(b"attachment"), None);
         assert_eq!(file_name(b"inline; foo=bar"), None);
     }
+
+    proptest::proptest! {
+        /// Any name comes back from `filename*` exactly, and from `filename=` alone (all
+        /// the Python SDK reads) with only its control characters changed; the value is
+        /// always a legal header value (no control bytes but tab).
+        #[test]
+        fn any_name_survives_both_forms(name in "\\PC*|[\\x00-\\x7f]{0,12}|.{0,12}") {
+            let v = attachment(&name);
+            proptest::prop_assert!(
+                v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)),
+                "not a header value: {:?}", v
+            );
+            proptest::prop_assert_eq!(file_name(&v), Some(name.clone()));
+            let star = v.windows(12).rposition(|w| w == b"; filename*=").unwrap();
+            let plain: String = name.chars().map(|c| if c.is_control() { '_' } else { c }).collect();
+            proptest::prop_assert_eq!(file_name(&v[..star]), Some(plain));
+        }
+
+        #[test]
+        fn reading_any_value_never_panics(v in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            let _ = file_name(&v);
+        }
+    }
 }

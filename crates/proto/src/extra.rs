@@ -162,4 +162,34 @@ mod tests {
             assert!(Extra::parse(v).is_err(), "{v}");
         }
     }
+
+    proptest::proptest! {
+        /// The documented form, with any ids, parses to what was written, whether the
+        /// query parser decoded it once or the client encoded it twice.
+        #[test]
+        fn any_documented_extra_parses(
+            table in "[a-zA-Z0-9]{1,12}",
+            field in ".{1,8}",
+            record in ".{1,8}",
+            tokens in proptest::collection::vec(".{0,8}", 0..3),
+        ) {
+            let value = serde_json::json!({"bitablePerm": {"tableId": table,
+                "attachments": {field.clone(): {record.clone(): tokens.clone()}}}}).to_string();
+            let twice = percent_encoding::utf8_percent_encode(&value, percent_encoding::NON_ALPHANUMERIC).to_string();
+            for v in [&value, &twice] {
+                let e = Extra::parse(v).unwrap();
+                proptest::prop_assert_eq!(&e.bitable_perm.table_id, &table);
+                for t in &tokens {
+                    proptest::prop_assert!(e.names(&table, &field, &record, t));
+                }
+                let other_table = format!("{table}x");
+                proptest::prop_assert!(!e.names(&other_table, &field, &record, "x"));
+            }
+        }
+
+        #[test]
+        fn parsing_anything_never_panics(v in ".{0,60}|\\{.{0,60}") {
+            let _ = Extra::parse(&v);
+        }
+    }
 }

@@ -92,4 +92,29 @@ mod tests {
             assert!(verify(&KEY, junk, 0).is_err(), "{junk}");
         }
     }
+
+    proptest::proptest! {
+        /// Any change to one character of a code makes it worthless: it never grants the
+        /// file it was signed for, nor any other.
+        #[test]
+        fn one_changed_character_spoils_a_code(
+            token in "[a-zA-Z0-9]{1,30}",
+            expires in 1u64..u64::MAX,
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            with in proptest::prelude::any::<char>(),
+        ) {
+            let code = sign(&KEY, &token, expires);
+            proptest::prop_assert_eq!(verify(&KEY, &code, 0), Ok(token.clone()));
+            let i = at.index(code.chars().count());
+            let old = code.chars().nth(i).unwrap();
+            proptest::prop_assume!(old != with);
+            let forged: String = code.chars().enumerate().map(|(j, c)| if j == i { with } else { c }).collect();
+            proptest::prop_assert!(verify(&KEY, &forged, 0).is_err(), "{} accepted", forged);
+        }
+
+        #[test]
+        fn verifying_anything_never_panics(code in ".{0,120}") {
+            let _ = verify(&KEY, &code, 0);
+        }
+    }
 }
