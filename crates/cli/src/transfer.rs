@@ -100,8 +100,25 @@ pub struct UploadArgs {
     /// The upload `extra` parameter (JSON), e.g. {"drive_route_token":"doxcn…"}.
     #[arg(long)]
     extra: Option<String>,
+    /// Where files over 20 MiB (uploaded in blocks) keep a journal of the blocks sent, so
+    /// that running the same command again after an interrupted run sends only the rest
+    /// [default: $XDG_STATE_HOME/feishu-media/uploads, or ~/.local/state/feishu-media/uploads].
+    #[arg(long, env = "FEISHU_MEDIA_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Keep no journal: an interrupted upload starts over.
+    #[arg(long, conflicts_with = "state_dir")]
+    no_resume: bool,
     #[command(flatten)]
     conn: Connection,
+}
+
+/// Where upload journals go unless `--state-dir` says: the XDG state directory.
+fn default_state_dir() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(state.join("feishu-media/uploads"))
 }
 
 /// Some transfers failed; the details were printed.
@@ -235,6 +252,11 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         parent_node: args.parent_node.clone(),
         extra: args.extra.clone(),
     };
+    let journals = if args.no_resume {
+        None
+    } else {
+        args.state_dir.clone().or_else(default_state_dir)
+    };
     let bars = (!args.conn.json && std::io::stderr().is_terminal()).then(MultiProgress::new);
     let started = Instant::now();
     let mut results = Vec::new();
@@ -256,7 +278,14 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
                 b.inc(n);
             }
         };
-        let r = client.upload_file(path, &name, &target, &on_bytes).await;
+        let r = match &journals {
+            Some(dir) => {
+                client
+                    .upload_file_resumable(path, &name, &target, dir, &on_bytes)
+                    .await
+            }
+            None => client.upload_file(path, &name, &target, &on_bytes).await,
+        };
         results.push((
             path.display().to_string(),
             r.map(|token| Uploaded {

@@ -642,7 +642,12 @@ fn media_server(dir: &Path, media: &[(&str, &Path)]) -> Server {
 fn cli(base: &str, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(args)
-        .args(["--base-url", base, "--app-id", "cli_t", "--app-secret", "s"]);
+        .args(["--base-url", base, "--app-id", "cli_t", "--app-secret", "s"])
+        // Upload journals go under the state directory: never the tester's own.
+        .env(
+            "XDG_STATE_HOME",
+            std::env::temp_dir().join(format!("feishu-media-tests-{}", std::process::id())),
+        );
     c
 }
 
@@ -934,4 +939,112 @@ fn cli_uploads_small_and_chunked_files() {
         out.join("小文件.txt").exists(),
         "saved under the uploaded name"
     );
+}
+
+#[test]
+fn an_interrupted_chunked_upload_resumes_from_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = media_server(dir.path(), &[]);
+    let big = dir.path().join("big.bin");
+    let bytes = pattern(6 * 4 * 1024 * 1024 + 7, 5); // 7 blocks
+    std::fs::write(&big, &bytes).unwrap();
+    let journals = dir.path().join("journals");
+    let upload = || {
+        cli(
+            &server.base,
+            &[
+                "upload",
+                big.to_str().unwrap(),
+                "--parent-type",
+                "docx_file",
+                "--parent-node",
+                "blk",
+                "--extra",
+                r#"{"drive_route_token":"dox"}"#,
+                "--state-dir",
+                journals.to_str().unwrap(),
+                "--json",
+                "--rate",
+                "0",
+            ],
+        )
+        .output()
+        .unwrap()
+    };
+    let parts_sent = || {
+        let out = admin_cli(
+            &server.base,
+            "adm",
+            &["--json", "requests", "--limit", "1000"],
+        );
+        let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["endpoint"] == "upload_part")
+            .count()
+    };
+    // Every third block refused: the first run fails, its journal stays.
+    let rules = dir.path().join("faults.json");
+    std::fs::write(
+        &rules,
+        r#"[{"endpoint":"upload_part","every":3,"action":{"status":400,"code":1062009}}]"#,
+    )
+    .unwrap();
+    admin_cli(
+        &server.base,
+        "adm",
+        &["faults", "set", rules.to_str().unwrap()],
+    );
+    let first = upload();
+    assert_eq!(
+        first.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let journal: Vec<_> = std::fs::read_dir(&journals).unwrap().collect();
+    assert_eq!(journal.len(), 1);
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(journal[0].as_ref().unwrap().path()).unwrap())
+            .unwrap();
+    // A refused block is sometimes retried (the refusal can come before the whole block
+    // was sent), so which blocks went through is read from the journal.
+    let acked = journal["done"].as_array().unwrap().len();
+    assert!((4..7).contains(&acked), "{journal}");
+    let sent_before = parts_sent();
+    admin_cli(&server.base, "adm", &["faults", "clear"]);
+
+    // The same command again sends only the blocks the journal lacks.
+    let second = upload();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(parts_sent(), sent_before + 7 - acked);
+    assert_eq!(std::fs::read_dir(&journals).unwrap().count(), 0);
+    let line: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    let token = line["result"]["file_token"].as_str().unwrap();
+    let out = dir.path().join("back");
+    let run = cli(
+        &server.base,
+        &[
+            "download",
+            token,
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            "--rate",
+            "0",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(std::fs::read(out.join("big.bin")).unwrap() == bytes);
 }

@@ -150,6 +150,17 @@ impl Client {
         &self.inner.retry
     }
 
+    /// Who this client acts as, without its secret: the app id, or a hash of the user
+    /// token (for keys written to disk, such as upload journals).
+    pub(crate) fn identity(&self) -> String {
+        match &self.inner.credentials {
+            Credentials::App { app_id, .. } => format!("app:{app_id}"),
+            Credentials::User(token) => {
+                format!("user:{:016x}", crate::upload::fnv1a(token.as_bytes()))
+            }
+        }
+    }
+
     /// Requests this client counted today.
     pub fn requests_today(&self) -> u32 {
         self.inner.limiter.used_today()

@@ -8,7 +8,9 @@ use feishu_media_proto::upload::{
     block_len,
 };
 use futures_util::StreamExt;
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Blocks of one chunked upload sent at once.
 const PARALLEL_BLOCKS: usize = 3;
@@ -72,13 +74,102 @@ impl Client {
         target: &UploadTarget,
         on_bytes: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<String> {
-        let size = tokio::fs::metadata(path).await?.len();
+        self.upload_file_with(path, file_name, target, None, on_bytes)
+            .await
+    }
+
+    /// [`Client::upload_file`], keeping a chunked upload's progress in a journal file
+    /// under `journal_dir`: called again for the same file (same size and modification
+    /// time) and target after a run was cut short, it sends only the blocks the server
+    /// has not acknowledged. An upload id the server no longer takes (they last 24 hours)
+    /// starts the upload over. The journal goes when the upload is done.
+    pub async fn upload_file_resumable(
+        &self,
+        path: &Path,
+        file_name: &str,
+        target: &UploadTarget,
+        journal_dir: &Path,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<String> {
+        self.upload_file_with(path, file_name, target, Some(journal_dir), on_bytes)
+            .await
+    }
+
+    async fn upload_file_with(
+        &self,
+        path: &Path,
+        file_name: &str,
+        target: &UploadTarget,
+        journal_dir: Option<&Path>,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<String> {
+        let meta = tokio::fs::metadata(path).await?;
+        let size = meta.len();
         if size <= UPLOAD_ALL_MAX {
             let bytes = tokio::fs::read(path).await?;
             let token = self.upload_all(file_name, bytes, target).await?;
             on_bytes(size);
             return Ok(token);
         }
+        let key = self.journal_key(path, &meta, file_name, target);
+        let journal = journal_dir.map(|dir| Journal::new(dir, &key));
+        // Never report more than the file: a restart after a stale journal sends again
+        // blocks that were already counted.
+        let reported = AtomicU64::new(0);
+        let report = |n: u64| {
+            let before = reported.fetch_add(n, Ordering::Relaxed);
+            on_bytes(n.min(size.saturating_sub(before)));
+        };
+        let mut resume = match &journal {
+            Some(j) => j.load(&key).await,
+            None => None,
+        };
+        loop {
+            let resuming = resume.is_some();
+            let progress = match resume.take() {
+                Some(p) => p,
+                None => {
+                    let plan = self.prepare(file_name, target, size).await?;
+                    Progress {
+                        key: key.clone(),
+                        upload_id: plan.upload_id,
+                        block_num: plan.block_num,
+                        done: BTreeSet::new(),
+                    }
+                }
+            };
+            if let Some(j) = &journal {
+                j.save(&progress).await;
+            }
+            report(progress.done.iter().map(|&seq| block_len(size, seq)).sum());
+            match self
+                .send_blocks(path, size, progress, journal.as_ref(), &report)
+                .await
+            {
+                Ok(token) => {
+                    if let Some(j) = &journal {
+                        j.discard().await;
+                    }
+                    return Ok(token);
+                }
+                // The server has forgotten the upload (expired), or it is not ours: once,
+                // start over.
+                Err(e) if resuming && matches!(e.code(), Some(1061021 | 1062007)) => {
+                    if let Some(j) = &journal {
+                        j.discard().await;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn prepare(
+        &self,
+        file_name: &str,
+        target: &UploadTarget,
+        size: u64,
+    ) -> Result<PrepareData> {
         let url = self.url("/open-apis/drive/v1/medias/upload_prepare");
         let prepare = PrepareRequest {
             file_name: file_name.to_owned(),
@@ -100,14 +191,32 @@ impl Client {
                 plan.block_size
             )));
         }
+        Ok(plan)
+    }
+
+    /// Sends the blocks `progress` lacks, then finishes the upload.
+    async fn send_blocks(
+        &self,
+        path: &Path,
+        size: u64,
+        progress: Progress,
+        journal: Option<&Journal>,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<String> {
         // Blocks go up a few at a time, so the client's reading and the server's writing
         // overlap; each is read from the file with a positioned read, only when sent.
         let file = std::sync::Arc::new(std::fs::File::open(path)?);
         let url = self.url("/open-apis/drive/v1/medias/upload_part");
-        let upload_id = plan.upload_id.clone();
-        let results: Vec<Result<u64>> = futures_util::stream::iter(0..plan.block_num)
+        let upload_id = progress.upload_id.clone();
+        let block_num = progress.block_num;
+        let missing: Vec<u64> = (0..block_num)
+            .filter(|seq| !progress.done.contains(seq))
+            .collect();
+        let progress = tokio::sync::Mutex::new(progress);
+        let results: Vec<Result<u64>> = futures_util::stream::iter(missing)
             .map(|seq| {
                 let (file, url, upload_id) = (file.clone(), url.clone(), upload_id.clone());
+                let progress = &progress;
                 async move {
                     let len = block_len(size, seq);
                     let block = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
@@ -141,6 +250,11 @@ impl Client {
                         )
                         .await?;
                     let _: serde_json::Value = Self::json_data(answer).await?;
+                    if let Some(j) = journal {
+                        let mut p = progress.lock().await;
+                        p.done.insert(seq);
+                        j.save(&p).await;
+                    }
                     on_bytes(len);
                     Ok(len)
                 }
@@ -153,8 +267,8 @@ impl Client {
         }
         let url = self.url("/open-apis/drive/v1/medias/upload_finish");
         let finish = FinishRequest {
-            upload_id: plan.upload_id.clone(),
-            block_num: plan.block_num as i64,
+            upload_id,
+            block_num: block_num as i64,
         };
         let answer = self
             .send(
@@ -165,4 +279,95 @@ impl Client {
         let data: FileTokenData = Self::json_data(answer).await?;
         Ok(data.file_token)
     }
+
+    /// What makes two runs the same upload: where to, as whom, which file in which state.
+    /// No secret goes in (it is written to the journal): a user token only as a hash.
+    fn journal_key(
+        &self,
+        path: &Path,
+        meta: &std::fs::Metadata,
+        file_name: &str,
+        target: &UploadTarget,
+    ) -> String {
+        let who = self.identity();
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        serde_json::json!([
+            self.url(""),
+            who,
+            path,
+            meta.len(),
+            modified.to_string(),
+            file_name,
+            target.parent_type,
+            target.parent_node,
+            target.extra,
+        ])
+        .to_string()
+    }
+}
+
+/// A chunked upload's state, as the journal keeps it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Progress {
+    key: String,
+    upload_id: String,
+    block_num: u64,
+    /// The blocks the server acknowledged.
+    done: BTreeSet<u64>,
+}
+
+/// A journal file: `<dir>/<hash of the key>.json`, written whole and renamed into place.
+struct Journal {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl Journal {
+    fn new(dir: &Path, key: &str) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            path: dir.join(format!("{:016x}.json", fnv1a(key.as_bytes()))),
+        }
+    }
+
+    /// The progress of an earlier run of the same upload, if any.
+    async fn load(&self, key: &str) -> Option<Progress> {
+        let bytes = tokio::fs::read(&self.path).await.ok()?;
+        let p: Progress = serde_json::from_slice(&bytes).ok()?;
+        (p.key == key && p.done.iter().all(|&seq| seq < p.block_num)).then_some(p)
+    }
+
+    /// Saves `progress`. A journal that cannot be written costs only the resume, so the
+    /// upload goes on (with a warning).
+    async fn save(&self, progress: &Progress) {
+        let tmp = self
+            .path
+            .with_extension(format!("json.{}", rand::random::<u32>()));
+        let write = async {
+            tokio::fs::create_dir_all(&self.dir).await?;
+            tokio::fs::write(&tmp, serde_json::to_vec(progress).expect("serializes")).await?;
+            tokio::fs::rename(&tmp, &self.path).await
+        };
+        if let Err(e) = write.await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            tracing::warn!(journal = %self.path.display(), error = %e, "upload journal not saved");
+        }
+    }
+
+    async fn discard(&self) {
+        let _ = tokio::fs::remove_file(&self.path).await;
+    }
+}
+
+/// FNV-1a, 64 bits: a stable name for a journal (std's hasher may change between
+/// releases, and a changed name only costs a resume).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

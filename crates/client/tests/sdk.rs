@@ -478,6 +478,110 @@ async fn a_finish_whose_answer_was_lost_answers_its_token_again() {
     assert!(got == data);
 }
 
+/// A chunked upload cut short resumes from its journal: a second call sends only the
+/// blocks the server did not acknowledge, and reports exactly the file's size in all.
+/// A journal whose upload the server has forgotten starts over.
+#[tokio::test]
+async fn an_interrupted_chunked_upload_resumes_with_only_the_missing_blocks() {
+    let s = TestServer::start(world(&[])).await;
+    let c = client(&s, "cli_free");
+    let target = docx_target();
+    let data = bytes_of(5 * 4 * 1024 * 1024 + 100, 11); // 6 blocks
+    let dir = tempfile::tempdir().unwrap();
+    let journals = dir.path().join("journals");
+    let path = dir.path().join("six.bin");
+    std::fs::write(&path, &data).unwrap();
+    let reported = std::sync::atomic::AtomicU64::new(0);
+    let on_bytes = |n: u64| {
+        reported.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
+    let journal_files = || std::fs::read_dir(&journals).map_or(0, |d| d.count());
+    // Every third block is refused (a 400 is not retried): the first run fails with two
+    // blocks missing.
+    let refuse_every_third = || {
+        s.state.faults.set(
+            parse_rules(
+                br#"[{"endpoint":"upload_part","every":3,"action":{"status":400,"code":1062009}}]"#,
+            )
+            .unwrap(),
+        )
+    };
+    refuse_every_third();
+    let cut = c
+        .upload_file_resumable(&path, "six.bin", &target, &journals, &on_bytes)
+        .await
+        .unwrap_err();
+    assert_eq!(cut.code(), Some(1062009));
+    assert_eq!(journal_files(), 1);
+    // A refused block is sometimes retried (the refusal can come before the whole block
+    // was sent), so which blocks went through is read from the journal.
+    let acked = journal_acked(&journals);
+    assert!((3..6).contains(&acked), "{acked} blocks acknowledged");
+    s.state.faults.set(Vec::new());
+    s.state.requests.clear();
+    reported.store(0, std::sync::atomic::Ordering::Relaxed);
+
+    let token = c
+        .upload_file_resumable(&path, "six.bin", &target, &journals, &on_bytes)
+        .await
+        .unwrap();
+    assert_eq!(
+        requests_to(&s, "upload_prepare").len(),
+        0,
+        "the same upload id"
+    );
+    assert_eq!(
+        requests_to(&s, "upload_part").len(),
+        6 - acked,
+        "only the missing blocks"
+    );
+    assert_eq!(requests_to(&s, "upload_finish").len(), 1);
+    assert_eq!(reported.into_inner(), data.len() as u64);
+    assert_eq!(journal_files(), 0, "the journal goes with the upload");
+    let (got, _) = fetch(&c, &token, DownloadOptions::default()).await;
+    assert!(got == data);
+
+    // Cut short again, then the server forgets the upload (it expired): starting over.
+    refuse_every_third();
+    c.upload_file_resumable(&path, "six.bin", &target, &journals, &|_| {})
+        .await
+        .unwrap_err();
+    let acked = journal_acked(&journals);
+    s.state.faults.set(Vec::new());
+    // Every session the server holds (its expiry sweep lists them all at i64::MAX).
+    for id in s.state.meta.expired_uploads(i64::MAX).await.unwrap() {
+        let mut expired = s.state.meta.upload(&id).await.unwrap().unwrap();
+        expired.expires_at_ms = 1;
+        s.state.meta.put_upload(&expired).await.unwrap();
+    }
+    s.state.requests.clear();
+    let token = c
+        .upload_file_resumable(&path, "six.bin", &target, &journals, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        requests_to(&s, "upload_prepare").len(),
+        1,
+        "a new upload id"
+    );
+    assert_eq!(
+        requests_to(&s, "upload_part").len(),
+        6 - acked + 6,
+        "the missing ones refused, then all"
+    );
+    let (got, _) = fetch(&c, &token, DownloadOptions::default()).await;
+    assert!(got == data);
+    assert_eq!(journal_files(), 0);
+}
+
+/// How many blocks the one upload journal in `dir` has acknowledged.
+fn journal_acked(dir: &std::path::Path) -> usize {
+    let entry = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap();
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
+    journal["done"].as_array().unwrap().len()
+}
+
 /// A server that lies about ranges: the SDK must stop rather than write wrong bytes.
 #[tokio::test]
 async fn a_wrong_content_range_stops_the_download() {
