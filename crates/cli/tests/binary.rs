@@ -913,27 +913,7 @@ fn cli_uploads_small_and_chunked_files() {
     let out = dir.path().join("back");
     for (line, want) in lines.iter().zip([&b"small"[..], &big_bytes]) {
         let token = line["result"]["file_token"].as_str().unwrap();
-        let run = cli(
-            &server.base,
-            &[
-                "download",
-                token,
-                "-o",
-                out.to_str().unwrap(),
-                "--json",
-                "--rate",
-                "0",
-            ],
-        )
-        .output()
-        .unwrap();
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-        assert!(std::fs::read(v["result"]["path"].as_str().unwrap()).unwrap() == want);
+        assert!(std::fs::read(download_back(&server.base, token, &out)).unwrap() == want);
     }
     assert!(
         out.join("小文件.txt").exists(),
@@ -1026,9 +1006,14 @@ fn an_interrupted_chunked_upload_resumes_from_its_journal() {
     assert_eq!(std::fs::read_dir(&journals).unwrap().count(), 0);
     let line: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
     let token = line["result"]["file_token"].as_str().unwrap();
-    let out = dir.path().join("back");
+    let saved = download_back(&server.base, token, &dir.path().join("back"));
+    assert!(std::fs::read(saved).unwrap() == bytes);
+}
+
+/// Downloads `token` into `out` with the CLI; where it was saved.
+fn download_back(base: &str, token: &str, out: &Path) -> std::path::PathBuf {
     let run = cli(
-        &server.base,
+        base,
         &[
             "download",
             token,
@@ -1046,5 +1031,6 @@ fn an_interrupted_chunked_upload_resumes_from_its_journal() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(std::fs::read(out.join("big.bin")).unwrap() == bytes);
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    v["result"]["path"].as_str().unwrap().into()
 }
