@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::AsyncRead;
 
@@ -44,6 +44,10 @@ const HOLD_PIECES: usize = 4;
 const HELD_MAX: usize = 32;
 /// The pieces held now, in all uploads.
 static HELD: AtomicUsize = AtomicUsize::new(0);
+/// An arrived block keeps its pieces only if it is at most this many blocks ahead of the
+/// rolling hash: blocks sent far out of order (last first, say) would otherwise take the
+/// whole allowance for the length of their upload.
+const HOLD_AHEAD: u64 = 8;
 
 /// The uploads in progress, each opened once and shared by its requests.
 pub(super) struct Parts {
@@ -58,6 +62,8 @@ struct Upload {
     state: Mutex<State>,
     /// The running hash of blocks `0..next`; whoever holds the lock advances it.
     rolling: Mutex<Rolling>,
+    /// `rolling.next`, readable without waiting for the hasher.
+    hashed: AtomicU64,
     /// One writer per block at a time: two requests sending the same `seq` at once take
     /// turns instead of interleaving their bytes.
     writers: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
@@ -188,6 +194,7 @@ impl Upload {
             data,
             state: Mutex::new(state),
             rolling: Mutex::new(Rolling::new(0)),
+            hashed: AtomicU64::new(0),
             writers: Mutex::default(),
             write_one: Mutex::default(),
         }))
@@ -212,7 +219,8 @@ impl Upload {
         {
             let mut s = lock(&self.state);
             s.blocks.insert(seq, block);
-            match pieces {
+            let near = seq < self.hashed.load(Ordering::Acquire) + HOLD_AHEAD;
+            match pieces.filter(|_| near) {
                 Some(held) => s.held.insert(seq, held),
                 None => s.held.remove(&seq),
             };
@@ -239,6 +247,7 @@ impl Upload {
             };
             if generation != r.generation {
                 *r = Rolling::new(generation);
+                self.hashed.store(0, Ordering::Release);
                 continue;
             }
             let Some(block) = block.filter(|b| b.offset == r.end) else {
@@ -270,6 +279,7 @@ impl Upload {
             r.hasher = hasher;
             r.next += 1;
             r.end += block.len;
+            self.hashed.store(r.next, Ordering::Release);
         }
     }
 }
@@ -582,5 +592,46 @@ impl StagedBlob for StagedInPlace {
         blocking(move || write_marker(&dir, seq, block)).await??;
         self.up.arrived(seq, block, self.pieces);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn blocks_far_ahead_of_the_hash_are_not_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let parts = Parts::new(dir.path().join("parts"), dir.path().to_owned());
+        let block = 4096u64;
+        let n = 20u64;
+        let data: Vec<u8> = (0..block * n).map(|i| (i % 251) as u8).collect();
+        let send = |seq: u64| {
+            let parts = &parts;
+            let bytes = &data[(seq * block) as usize..((seq + 1) * block) as usize];
+            async move {
+                let staged = parts
+                    .stage_in_place("up", seq, seq * block, &mut &bytes[..], block)
+                    .await
+                    .unwrap()
+                    .expect("a new block");
+                staged.commit_part("up", seq, seq * block).await.unwrap();
+            }
+        };
+        // Last first: block 0 is the one the hash waits for.
+        for seq in (1..n).rev() {
+            send(seq).await;
+        }
+        let up = parts.existing("up").await.unwrap();
+        let held: Vec<u64> = lock(&up.state).held.keys().copied().collect();
+        assert_eq!(
+            held,
+            (1..HOLD_AHEAD).collect::<Vec<_>>(),
+            "only the near ones"
+        );
+        send(0).await;
+        let (info, _link) = parts.assemble("up", n).await.unwrap();
+        assert_eq!(info.digest, crate::blob::digest_of(&data));
+        assert!(lock(&up.state).held.is_empty());
     }
 }
