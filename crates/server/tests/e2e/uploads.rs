@@ -722,3 +722,29 @@ async fn an_upload_in_flight_does_not_block_downloads() {
         answer.extend_from_slice(&buf[..n]);
     }
 }
+
+/// An upload refused before its body was read (a bad token, a rate limit, a fault rule)
+/// still gets its answer: the server reads the rest of the body instead of resetting the
+/// connection under a client that is still sending.
+#[tokio::test]
+async fn an_upload_refused_early_gets_its_answer_not_a_reset() {
+    let s = server().await;
+    let body = vec![7u8; 16 * 1024 * 1024];
+    let (ct, form) = multipart(&[
+        ("file_name", None, b"x.bin"),
+        ("parent_type", None, b"ccm_import_open"),
+        ("size", None, body.len().to_string().as_bytes()),
+        ("file", Some("x.bin"), &body),
+    ]);
+    for _ in 0..50 {
+        let resp = client()
+            .post(all_url(&s))
+            .header("Authorization", "Bearer t-not-a-token")
+            .header("Content-Type", &ct)
+            .body(form.clone())
+            .send()
+            .await
+            .expect("an answer, not a reset");
+        expect_error(resp, 400, 99991663).await;
+    }
+}
