@@ -574,6 +574,39 @@ async fn an_interrupted_chunked_upload_resumes_with_only_the_missing_blocks() {
     assert_eq!(journal_files(), 0);
 }
 
+/// A block refused before the server read it gets its refusal, not a reset: with no
+/// retries at all, every failed upload reports the server's code.
+#[tokio::test]
+async fn refused_blocks_are_answered_not_reset() {
+    let s = TestServer::start(world(&[])).await;
+    let c = Client::builder(&s.base)
+        .app_credentials("cli_free", "s")
+        .quota(Quota {
+            per_second: 0,
+            per_day: 1_000_000,
+        })
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..fast_retries()
+        })
+        .build()
+        .unwrap();
+    s.state.faults.set(
+        parse_rules(br#"[{"endpoint":"upload_part","action":{"status":400,"code":1062009}}]"#)
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    std::fs::write(&path, bytes_of(20 * 1024 * 1024 + 1, 3)).unwrap();
+    for _ in 0..8 {
+        let e = c
+            .upload_file(&path, "big.bin", &docx_target(), &|_| {})
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(1062009), "{e}");
+    }
+}
+
 /// How many blocks the one upload journal in `dir` has acknowledged.
 fn journal_acked(dir: &std::path::Path) -> usize {
     let entry = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap();

@@ -23,6 +23,8 @@
 //! - [`admin`]: the admin API (`/_admin/v1/`): seed, reset, faults, requests, objects.
 //! - [`front`]: each connection's first stop: downloads answered with `sendfile(2)`,
 //!   everything else handed to hyper; [`serve`] accepts connections and shuts down.
+//! - [`drain`]: request bodies a handler drops unread are read to their end, so an early
+//!   answer (a refused upload) reaches a client that is still sending.
 
 pub mod access;
 pub mod admin;
@@ -30,6 +32,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod drain;
 pub mod error;
 pub mod faults;
 pub mod front;

@@ -61,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(state.clone())
+        .layer(axum::middleware::map_request(crate::drain::drain_unread))
         // Upload bodies are streamed by the handlers, which enforce their own limits.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(state, observe))

@@ -724,27 +724,42 @@ async fn an_upload_in_flight_does_not_block_downloads() {
 }
 
 /// An upload refused before its body was read (a bad token, a rate limit, a fault rule)
-/// still gets its answer: the server reads the rest of the body instead of resetting the
-/// connection under a client that is still sending.
+/// is answered at once, and the server still reads the rest of the body: the connection
+/// stays usable, so a client still sending is not reset (which could destroy the answer
+/// before it is read) and can send its next request on the same connection.
 #[tokio::test]
 async fn an_upload_refused_early_gets_its_answer_not_a_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s = server().await;
-    let body = vec![7u8; 16 * 1024 * 1024];
-    let (ct, form) = multipart(&[
-        ("file_name", None, b"x.bin"),
-        ("parent_type", None, b"ccm_import_open"),
-        ("size", None, body.len().to_string().as_bytes()),
-        ("file", Some("x.bin"), &body),
-    ]);
-    for _ in 0..50 {
-        let resp = client()
-            .post(all_url(&s))
-            .header("Authorization", "Bearer t-not-a-token")
-            .header("Content-Type", &ct)
-            .body(form.clone())
-            .send()
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = vec![7u8; 2 * 1024 * 1024];
+    let head = format!(
+        "POST /open-apis/drive/v1/medias/upload_all HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer t-not-a-token\r\nContent-Type: multipart/form-data; boundary=b\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body[..64 * 1024]).await.unwrap();
+    // The refusal is on its way before most of the body is sent.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    conn.write_all(&body[64 * 1024..]).await.expect("not reset");
+    conn.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !String::from_utf8_lossy(&got).contains(r#"{"status":"ok"}"#) {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf))
             .await
-            .expect("an answer, not a reset");
-        expect_error(resp, 400, 99991663).await;
+            .expect("both answers in time")
+            .expect("not reset");
+        assert!(n > 0, "closed after: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
     }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("99991663"), "{text}");
+    assert_eq!(text.matches("HTTP/1.1 ").count(), 2, "{text}");
 }
