@@ -709,12 +709,7 @@ fn download_killed_midway_resumes_and_a_changed_media_restarts() {
     )
     .output()
     .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let v = succeeded_json(&run);
     let transferred = v["result"]["bytes_transferred"].as_u64().unwrap();
     assert_eq!(v["result"]["resumed"], true);
     assert!(
@@ -872,6 +867,16 @@ fn cli_downloads_large_media_in_parallel_and_reports_failures() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("exists"));
 }
 
+/// Upload flags that put a file into `media_server`'s document.
+const INTO_DOX: &[&str] = &[
+    "--parent-type",
+    "docx_file",
+    "--parent-node",
+    "blk",
+    "--extra",
+    r#"{"drive_route_token":"dox"}"#,
+];
+
 #[test]
 fn cli_uploads_small_and_chunked_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -884,19 +889,11 @@ fn cli_uploads_small_and_chunked_files() {
     let run = cli(
         &server.base,
         &[
-            "upload",
-            small.to_str().unwrap(),
-            big.to_str().unwrap(),
-            "--parent-type",
-            "docx_file",
-            "--parent-node",
-            "blk",
-            "--extra",
-            r#"{"drive_route_token":"dox"}"#,
-            "--json",
-            "--rate",
-            "0",
-        ],
+            &["upload", small.to_str().unwrap(), big.to_str().unwrap()][..],
+            INTO_DOX,
+            &["--json", "--rate", "0"],
+        ]
+        .concat(),
     )
     .output()
     .unwrap();
@@ -933,20 +930,17 @@ fn an_interrupted_chunked_upload_resumes_from_its_journal() {
         cli(
             &server.base,
             &[
-                "upload",
-                big.to_str().unwrap(),
-                "--parent-type",
-                "docx_file",
-                "--parent-node",
-                "blk",
-                "--extra",
-                r#"{"drive_route_token":"dox"}"#,
-                "--state-dir",
-                journals.to_str().unwrap(),
-                "--json",
-                "--rate",
-                "0",
-            ],
+                &["upload", big.to_str().unwrap()][..],
+                INTO_DOX,
+                &[
+                    "--state-dir",
+                    journals.to_str().unwrap(),
+                    "--json",
+                    "--rate",
+                    "0",
+                ],
+            ]
+            .concat(),
         )
         .output()
         .unwrap()
@@ -1026,11 +1020,16 @@ fn download_back(base: &str, token: &str, out: &Path) -> std::path::PathBuf {
     )
     .output()
     .unwrap();
+    let v = succeeded_json(&run);
+    v["result"]["path"].as_str().unwrap().into()
+}
+
+/// The JSON a CLI run printed, once it is known to have succeeded.
+fn succeeded_json(run: &std::process::Output) -> serde_json::Value {
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    v["result"]["path"].as_str().unwrap().into()
+    serde_json::from_slice(&run.stdout).unwrap()
 }
