@@ -19,9 +19,16 @@ const DRAIN_MAX: usize = 64 * 1024 * 1024;
 /// And for at most this long.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 
-/// Wraps every request body (a `map_request` layer).
+/// Wraps every request body that has bytes to come (a `map_request` layer). Bodiless
+/// requests, every download among them, pass unwrapped: no allocation on that path.
 pub async fn drain_unread(req: axum::extract::Request) -> axum::extract::Request {
-    req.map(|body| Body::new(DrainOnDrop(Some(body))))
+    req.map(|body| {
+        if http_body::Body::is_end_stream(&body) {
+            body
+        } else {
+            Body::new(DrainOnDrop(Some(body)))
+        }
+    })
 }
 
 struct DrainOnDrop(Option<Body>);
