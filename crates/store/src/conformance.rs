@@ -440,15 +440,7 @@ async fn parts(store: &dyn BlobStore) {
         "a missing block fails the assembly"
     );
     assert_eq!(read_part(store, "up9", 1).await, b"world");
-    let info = store
-        .assemble("up9", 2)
-        .await
-        .unwrap()
-        .commit()
-        .await
-        .unwrap();
-    assert_eq!(read_blob(store, &info).await, b"hello world");
-    assert_eq!(info.digest, digest_hex(b"hello world"));
+    let info = assembles_to(store, "up9", 2, b"hello world").await;
     let late = store.stage_block(&mut &b"HELLO "[..], 100).await.unwrap();
     assert!(
         matches!(
@@ -527,15 +519,7 @@ async fn parts_in_place(store: &dyn BlobStore) {
     let zero = read_part(store, "up7", 0).await;
     assert!(zero == b"ABCD" || zero == b"abcd", "{zero:?}");
     put(0, b"abcd", 4).await.unwrap();
-    let info = store
-        .assemble("up7", 3)
-        .await
-        .unwrap()
-        .commit()
-        .await
-        .unwrap();
-    assert_eq!(read_blob(store, &info).await, b"abcdefghij");
-    assert_eq!(info.digest, digest_hex(b"abcdefghij"));
+    let info = assembles_to(store, "up7", 3, b"abcdefghij").await;
     assert!(matches!(
         put(1, b"efgh", 4).await,
         Err(crate::StoreError::UploadClosed(_))
@@ -579,6 +563,21 @@ async fn read_range(store: &dyn BlobStore, key: &str, start: u64, end: u64) -> V
         .await
         .unwrap();
     chunks.concat()
+}
+
+/// Assembles upload `id` from `block_num` blocks, commits it, and checks the blob's bytes
+/// and digest.
+async fn assembles_to(store: &dyn BlobStore, id: &str, block_num: u64, want: &[u8]) -> BlobInfo {
+    let info = store
+        .assemble(id, block_num)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    assert_eq!(read_blob(store, &info).await, want);
+    assert_eq!(info.digest, digest_hex(want));
+    info
 }
 
 fn digest_hex(bytes: &[u8]) -> String {

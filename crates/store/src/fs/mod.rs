@@ -171,8 +171,13 @@ impl Drop for TempGuard {
 
 /// Runs blocking file work on the blocking pool.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> StoreResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
+    joined(tokio::task::spawn_blocking(f)).await
+}
+
+/// What a blocking-pool task returned (a task that panicked or was cancelled is a
+/// backend error).
+async fn joined<T>(task: tokio::task::JoinHandle<T>) -> StoreResult<T> {
+    task.await
         .map_err(|e| StoreError::Backend(format!("blocking task: {e}")))
 }
 

@@ -14,7 +14,7 @@
 //! resident after one chunked upload of 1 GiB (bench D).
 
 use crate::blob::Intake;
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
@@ -212,14 +212,13 @@ pub(super) async fn write_pieces<S: PieceSink, H: Clone + Send + 'static>(
 
 /// The piece a write task wrote, once it has landed.
 async fn landed(task: tokio::task::JoinHandle<std::io::Result<Piece>>) -> StoreResult<Piece> {
-    Ok(task
-        .await
-        .map_err(|e| StoreError::Backend(format!("blocking task: {e}")))??)
+    Ok(super::joined(task).await??)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StoreError;
 
     #[test]
     fn pieces_are_aligned_and_keep_their_fill() {
