@@ -121,6 +121,14 @@ fn default_state_dir() -> Option<PathBuf> {
     Some(state.join("feishu-media/uploads"))
 }
 
+/// `Err(SomeFailed)` when any of `total` transfers failed (exit status 5).
+fn all_succeeded(failed: usize, total: usize) -> anyhow::Result<()> {
+    if failed > 0 {
+        return Err(SomeFailed { failed, total }.into());
+    }
+    Ok(())
+}
+
 /// Some transfers failed; the details were printed.
 #[derive(Debug, thiserror::Error)]
 #[error("{failed} of {total} failed")]
@@ -235,14 +243,7 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<()> {
             if d.resumed { ", resumed" } else { "" }
         )
     });
-    if failed > 0 {
-        return Err(SomeFailed {
-            failed,
-            total: results.len(),
-        }
-        .into());
-    }
-    Ok(())
+    all_succeeded(failed, results.len())
 }
 
 pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
@@ -295,14 +296,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         ));
     }
     let failed = report(&results, args.conn.json, started, |u| u.file_token.clone());
-    if failed > 0 {
-        return Err(SomeFailed {
-            failed,
-            total: results.len(),
-        }
-        .into());
-    }
-    Ok(())
+    all_succeeded(failed, results.len())
 }
 
 #[derive(serde::Serialize)]

@@ -250,11 +250,9 @@ impl Client {
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
-                    failures += 1;
-                    if failures >= policy.max_attempts {
-                        return Err(Error::Transport(e.to_string()));
-                    }
-                    tokio::time::sleep(policy.backoff(failures)).await;
+                    policy
+                        .after_failure(&mut failures, || Error::Transport(e.to_string()))
+                        .await?;
                     continue;
                 }
             };
@@ -273,11 +271,9 @@ impl Client {
             let body = match resp.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
-                    failures += 1;
-                    if failures >= policy.max_attempts {
-                        return Err(Error::Transport(e.to_string()));
-                    }
-                    tokio::time::sleep(policy.backoff(failures)).await;
+                    policy
+                        .after_failure(&mut failures, || Error::Transport(e.to_string()))
+                        .await?;
                     continue;
                 }
             };
@@ -313,14 +309,11 @@ impl Client {
                 self.bearer(true).await?;
                 continue;
             }
-            if retryable(status, code) {
-                failures += 1;
-                if failures < policy.max_attempts {
-                    tokio::time::sleep(policy.backoff(failures)).await;
-                    continue;
-                }
+            let give_up = || Error::from_answer(status, log_id.clone(), &body);
+            if !retryable(status, code) {
+                return Err(give_up());
             }
-            return Err(Error::from_answer(status, log_id, &body));
+            policy.after_failure(&mut failures, give_up).await?;
         }
     }
 

@@ -46,6 +46,23 @@ impl RetryPolicy {
 }
 
 /// Whether an answer with this status and code may succeed if sent again.
+impl RetryPolicy {
+    /// Counts a failure, then waits its backoff; `Err(give_up())` once the attempts are
+    /// used up.
+    pub(crate) async fn after_failure(
+        &self,
+        failures: &mut u32,
+        give_up: impl FnOnce() -> crate::error::Error,
+    ) -> crate::error::Result<()> {
+        *failures += 1;
+        if *failures >= self.max_attempts {
+            return Err(give_up());
+        }
+        tokio::time::sleep(self.backoff(*failures)).await;
+        Ok(())
+    }
+}
+
 pub fn retryable(status: u16, code: i64) -> bool {
     status >= 500 || code == 1061045
 }
