@@ -174,7 +174,6 @@ impl Client {
         target: &UploadTarget,
         size: u64,
     ) -> Result<PrepareData> {
-        let url = self.url("/open-apis/drive/v1/medias/upload_prepare");
         let prepare = PrepareRequest {
             file_name: file_name.to_owned(),
             parent_type: target.parent_type.clone(),
@@ -182,13 +181,9 @@ impl Client {
             size: size as i64,
             extra: target.extra.clone(),
         };
-        let answer = self
-            .send(
-                |http, auth| http.post(&url).header("Authorization", auth).json(&prepare),
-                &[],
-            )
+        let plan: PrepareData = self
+            .post_json("/open-apis/drive/v1/medias/upload_prepare", &prepare)
             .await?;
-        let plan: PrepareData = Self::json_data(answer).await?;
         if plan.block_size != BLOCK_SIZE {
             return Err(Error::Inconsistent(format!(
                 "block size {} where {BLOCK_SIZE} was expected",
@@ -281,19 +276,30 @@ impl Client {
             }
             return Err(failed);
         }
-        let url = self.url("/open-apis/drive/v1/medias/upload_finish");
         let finish = FinishRequest {
             upload_id,
             block_num: block_num as i64,
         };
+        let data: FileTokenData = self
+            .post_json("/open-apis/drive/v1/medias/upload_finish", &finish)
+            .await?;
+        Ok(data.file_token)
+    }
+
+    /// POSTs `body` as JSON to `path`; the answer's `data`.
+    async fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T> {
+        let url = self.url(path);
         let answer = self
             .send(
-                |http, auth| http.post(&url).header("Authorization", auth).json(&finish),
+                |http, auth| http.post(&url).header("Authorization", auth).json(body),
                 &[],
             )
             .await?;
-        let data: FileTokenData = Self::json_data(answer).await?;
-        Ok(data.file_token)
+        Self::json_data(answer).await
     }
 
     /// What makes two runs the same upload: where to, as whom, which file in which state.

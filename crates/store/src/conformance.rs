@@ -540,14 +540,7 @@ async fn parts_in_place(store: &dyn BlobStore) {
 }
 
 async fn read_part(store: &dyn BlobStore, upload_id: &str, seq: u64) -> Vec<u8> {
-    let chunks: Vec<bytes::Bytes> = store
-        .part(upload_id, seq)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    chunks.concat()
+    concat(store.part(upload_id, seq).await.unwrap()).await
 }
 
 async fn read_blob(store: &dyn BlobStore, info: &BlobInfo) -> Vec<u8> {
@@ -555,13 +548,12 @@ async fn read_blob(store: &dyn BlobStore, info: &BlobInfo) -> Vec<u8> {
 }
 
 async fn read_range(store: &dyn BlobStore, key: &str, start: u64, end: u64) -> Vec<u8> {
-    let chunks: Vec<bytes::Bytes> = store
-        .get(key, start, end)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    concat(store.get(key, start, end).await.unwrap()).await
+}
+
+/// All the bytes of a stream.
+async fn concat(stream: crate::blob::ByteStream) -> Vec<u8> {
+    let chunks: Vec<bytes::Bytes> = stream.try_collect().await.unwrap();
     chunks.concat()
 }
 
