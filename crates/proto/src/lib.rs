@@ -7,6 +7,8 @@
 //!
 //! - [`code`]: Feishu's error codes, each with its HTTP status and message.
 //! - [`envelope`]: the JSON success and error envelopes.
+//! - [`endpoint`]: the table of every endpoint: name, method, path, access, rate limit.
+//! - [`parent`]: document kinds and upload `parent_type`s.
 //! - [`token`]: the kinds of access token, told apart by their prefix.
 //! - [`scope`]: the scopes each endpoint accepts.
 //! - [`range`]: the `Range` header, parsed once into a typed value and resolved
@@ -18,8 +20,10 @@
 
 pub mod code;
 pub mod disposition;
+pub mod endpoint;
 pub mod envelope;
 pub mod extra;
+pub mod parent;
 pub mod range;
 pub mod scope;
 pub mod tmp_url;

@@ -5,9 +5,6 @@ use serde::{Deserialize, Serialize};
 /// At most this many `file_tokens` per call.
 pub const MAX_TOKENS: usize = 5;
 
-/// The path temporary links are served under (Feishu's own).
-pub const LINK_PATH: &str = "/space/api/box/stream/download/authcode/";
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TmpDownloadUrl {
     pub file_token: String,

@@ -1,6 +1,5 @@
 //! [`ApiError`]: every error answer of the API, and the one place its envelope is written.
 
-use crate::observe::{FeishuCode, current_log_id};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use feishu_media_proto::ErrorCode;
@@ -106,7 +105,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let ApiError(parts) = self;
         let parts = *parts;
-        let log_id = current_log_id();
+        let log_id = crate::log_id::current();
         if let Some(cause) = &parts.internal {
             tracing::error!(log_id = %log_id, code = parts.code.code(), cause = %cause, "internal error");
         }
@@ -138,6 +137,10 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// The Feishu code of an answer, left in its extensions for the request's log line.
+#[derive(Debug, Clone, Copy)]
+pub struct FeishuCode(pub i64);
 
 /// A JSON success answer, with the content type the SDKs expect.
 pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {

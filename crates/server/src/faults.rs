@@ -8,6 +8,7 @@
 //! cut the body after some bytes, in any combination.
 
 use feishu_media_proto::ErrorCode;
+use feishu_media_proto::endpoint::Endpoint;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,7 @@ use std::sync::Mutex;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultRule {
-    /// An endpoint name (`download`, `upload_all`, `upload_prepare`, `upload_part`,
-    /// `upload_finish`, `batch_get_tmp_download_url`, `tmp_link`) or `*`.
+    /// An endpoint name (those of the endpoint table's rows with `faults`) or `*`.
     pub endpoint: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_token: Option<String>,
@@ -78,10 +78,11 @@ pub fn parse_rules(bytes: &[u8]) -> Result<Vec<FaultRule>, FaultRulesError> {
             path: format!("[{i}]{field}"),
             message: message.into(),
         };
-        if !ENDPOINTS.contains(&r.endpoint.as_str()) {
+        if r.endpoint != "*" && !Endpoint::fault_names().any(|n| n == r.endpoint) {
+            let names: Vec<_> = Endpoint::fault_names().collect();
             return Err(err(
                 ".endpoint",
-                &format!("not one of {}", ENDPOINTS.join(", ")),
+                &format!("not one of *, {}", names.join(", ")),
             ));
         }
         let triggers = [
@@ -123,18 +124,6 @@ pub fn parse_rules(bytes: &[u8]) -> Result<Vec<FaultRule>, FaultRulesError> {
     }
     Ok(rules)
 }
-
-/// The endpoint names rules may match.
-pub const ENDPOINTS: &[&str] = &[
-    "*",
-    "download",
-    "upload_all",
-    "upload_prepare",
-    "upload_part",
-    "upload_finish",
-    "batch_get_tmp_download_url",
-    "tmp_link",
-];
 
 struct Armed {
     rule: FaultRule,

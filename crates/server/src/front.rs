@@ -13,33 +13,25 @@
 //! and writes response heads the way hyper does (Title-Case names, `Date`,
 //! `Content-Length` or chunked, `Connection: close` when closing).
 
-use axum::Router;
+use crate::app::App;
+use crate::body::ServedBody;
+use crate::layers::Matched;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, header};
 use bytes::{Buf, Bytes, BytesMut};
+use feishu_media_proto::endpoint::Endpoint;
+use feishu_media_store::FileRange;
 use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use std::fs::File;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower::ServiceExt;
-
-/// A response body that is (a range of) a file: sent with `sendfile(2)` by the front,
-/// while the response's ordinary body, which holds the same bytes, is dropped unread.
-/// Anything that changes a response's body must remove this extension.
-#[derive(Clone)]
-pub struct FileBody {
-    pub file: Arc<File>,
-    pub offset: u64,
-    pub len: u64,
-}
 
 /// The longest request head taken here; a longer one goes to hyper, which refuses it.
 const HEAD_MAX: usize = 16 * 1024;
@@ -54,7 +46,7 @@ const COALESCE_MAX: usize = 64 * 1024;
 /// true (a request in progress is answered first).
 pub async fn serve_connection(
     mut stream: TcpStream,
-    router: Router,
+    app: App,
     http: hyper::server::conn::http1::Builder,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -78,12 +70,12 @@ pub async fn serve_connection(
                 _ => return, // closed, failed, or silent for too long
             }
         };
-        let Some(head) = head.filter(|h| h.is_ours()) else {
+        let Some((head, matched)) = head.and_then(|h| h.ours().map(|m| (h, m))) else {
             let io = TokioIo::new(Prefixed {
                 prefix: buf.freeze(),
                 stream,
             });
-            let conn = http.serve_connection(io, TowerToHyperService::new(router));
+            let conn = http.serve_connection(io, TowerToHyperService::new(app));
             tokio::pin!(conn);
             let ended = tokio::select! {
                 ended = conn.as_mut() => ended,
@@ -100,7 +92,7 @@ pub async fn serve_connection(
         buf.advance(head.len);
         let is_head = head.method == Method::HEAD;
         let close = head.close || *stop.borrow();
-        let Ok(resp) = router.clone().oneshot(head.into_request()).await;
+        let Ok(resp) = app.clone().oneshot(head.into_request(matched)).await;
         if let Err(e) = write_response(&mut stream, resp, is_head, close).await {
             tracing::debug!(error = %e, "connection ended while answering");
             return;
@@ -125,7 +117,7 @@ struct Head {
     headers: HeaderMap,
     /// Bytes of the head, up to and including the empty line.
     len: usize,
-    /// HTTP/1.1 and bodiless: the other conditions of [`Head::is_ours`].
+    /// HTTP/1.1 and bodiless: the other conditions of [`Head::ours`].
     simple: bool,
     close: bool,
 }
@@ -188,27 +180,31 @@ fn parse_head(buf: &[u8]) -> Parsed {
 }
 
 impl Head {
-    fn is_ours(&self) -> bool {
-        let path = self.uri.path();
-        self.simple
-            && (self.method == Method::GET || self.method == Method::HEAD)
-            && ((path.starts_with("/open-apis/drive/v1/medias/") && path.ends_with("/download"))
-                || path.starts_with("/space/api/box/stream/download/authcode/"))
+    /// The endpoint of a head this front answers: a bodiless HTTP/1.1 GET or HEAD of an
+    /// endpoint whose row says the front may answer it. The match travels on with the
+    /// request, so nothing matches it again.
+    fn ours(&self) -> Option<Matched> {
+        if !self.simple || !(self.method == Method::GET || self.method == Method::HEAD) {
+            return None;
+        }
+        let m = Endpoint::find(self.method.as_str(), self.uri.path())?;
+        m.endpoint.spec().front.then(|| Matched::new(m))
     }
 
-    fn into_request(self) -> Request<Body> {
+    fn into_request(self, matched: Matched) -> Request<Body> {
         let mut req = Request::new(Body::empty());
         *req.method_mut() = self.method;
         *req.uri_mut() = self.uri;
         *req.headers_mut() = self.headers;
+        req.extensions_mut().insert(matched);
         req
     }
 }
 
-/// Writes `resp` as hyper would, its body with `sendfile(2)` when it is a [`FileBody`].
+/// Writes `resp` as hyper would, its body with `sendfile(2)` when it is a file range.
 async fn write_response(
     stream: &mut TcpStream,
-    resp: Response<Body>,
+    resp: Response<ServedBody>,
     is_head: bool,
     close: bool,
 ) -> io::Result<()> {
@@ -264,18 +260,16 @@ async fn write_response(
     if bodiless {
         return stream.write_all(&out).await;
     }
-    // A small body is in memory already (the store keeps small blobs there) and goes out
-    // in the head's write: one segment, one wake-up of the client.
-    if let Some(file) = parts.extensions.get::<FileBody>()
+    // A file range goes from the page cache to the socket. Other bodies are written; a
+    // small one goes out in the head's write: one segment, one wake-up of the client.
+    if let Some(file) = body.unread_file()
         && length == Some(file.len)
-        && file.len > COALESCE_MAX as u64
     {
-        drop(body);
         send_more(stream, &out).await?;
         return send_file(stream, file).await;
     }
     let mut sent = 0u64;
-    let mut data = body.into_data_stream();
+    let mut data = Body::new(body).into_data_stream();
     while let Some(chunk) = data.next().await {
         let chunk = match chunk {
             Ok(chunk) => chunk,
@@ -348,7 +342,7 @@ async fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Sends `file.len` bytes of the file from `file.offset` straight from the page cache.
-async fn send_file(stream: &mut TcpStream, file: &FileBody) -> io::Result<()> {
+async fn send_file(stream: &mut TcpStream, file: &FileRange) -> io::Result<()> {
     let mut offset = file.offset;
     let end = file.offset + file.len;
     while offset < end {
@@ -441,13 +435,24 @@ mod tests {
             head(&format!(
                 "GET {dl}?extra=%7B%7D HTTP/1.1\r\nHost: x\r\n\r\n"
             ))
-            .is_ours()
+            .ours()
+            .is_some()
         );
-        assert!(head(&format!("HEAD {dl} HTTP/1.1\r\n\r\n")).is_ours());
         assert!(
-            head("GET /space/api/box/stream/download/authcode/?code=a HTTP/1.1\r\n\r\n").is_ours()
+            head(&format!("HEAD {dl} HTTP/1.1\r\n\r\n"))
+                .ours()
+                .is_some()
         );
-        assert!(head(&format!("GET {dl} HTTP/1.1\r\nContent-Length: 0\r\n\r\n")).is_ours());
+        assert!(
+            head("GET /space/api/box/stream/download/authcode/?code=a HTTP/1.1\r\n\r\n")
+                .ours()
+                .is_some()
+        );
+        assert!(
+            head(&format!("GET {dl} HTTP/1.1\r\nContent-Length: 0\r\n\r\n"))
+                .ours()
+                .is_some()
+        );
         for not in [
             format!("GET {dl} HTTP/1.0\r\n\r\n"),
             format!("POST {dl} HTTP/1.1\r\n\r\n"),
@@ -458,7 +463,7 @@ mod tests {
             "GET /healthz HTTP/1.1\r\n\r\n".to_owned(),
             "GET /open-apis/drive/v1/medias/batch_get_tmp_download_url HTTP/1.1\r\n\r\n".to_owned(),
         ] {
-            assert!(!head(&not).is_ours(), "{not:?}");
+            assert!(head(&not).ours().is_none(), "{not:?}");
         }
     }
 

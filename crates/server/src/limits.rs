@@ -5,8 +5,8 @@
 //! Daily counts live in memory and are flushed to the store every second and at
 //! shutdown, so a restart keeps them without a database write on every request.
 
-use crate::auth::Caller;
-use crate::clock::ServerClock;
+use crate::caller::Caller;
+use crate::clock::Clock;
 use crate::error::ApiError;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use feishu_media_proto::ErrorCode;
@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 type Limiter = RateLimiter<
     governor::state::NotKeyed,
     governor::state::InMemoryState,
-    ServerClock,
+    Clock,
     governor::middleware::NoOpMiddleware<std::time::Duration>,
 >;
 
@@ -31,7 +31,7 @@ struct DayCount {
 }
 
 pub struct Limits {
-    clock: ServerClock,
+    clock: Clock,
     /// Hours east of UTC where the day ends (Feishu: 8).
     day_offset_hours: i64,
     per_second: Mutex<HashMap<String, (RateLimit, Arc<Limiter>)>>,
@@ -41,7 +41,7 @@ pub struct Limits {
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 impl Limits {
-    pub fn new(clock: ServerClock, day_offset_hours: i64) -> Self {
+    pub fn new(clock: Clock, day_offset_hours: i64) -> Self {
         Self {
             clock,
             day_offset_hours,
@@ -167,15 +167,4 @@ fn too_many(limit: u32, reset_secs: u64) -> ApiError {
     e.headers
         .push((axum::http::header::RETRY_AFTER, value(reset_secs)));
     e
-}
-
-/// Flushes the daily counts every second until the task is dropped.
-pub async fn flush_periodically(limits: Arc<Limits>, meta: Arc<dyn MetaStore>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        if let Err(e) = limits.flush(meta.as_ref()).await {
-            tracing::warn!(error = %e, "could not save daily request counts");
-        }
-    }
 }

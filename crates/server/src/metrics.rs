@@ -150,29 +150,3 @@ impl Metrics {
         out
     }
 }
-
-/// The endpoint name of a request path, for metrics and fault rules.
-pub fn endpoint_of(path: &str) -> &'static str {
-    const MEDIAS: &str = "/open-apis/drive/v1/medias/";
-    if let Some(rest) = path.strip_prefix(MEDIAS) {
-        return match rest {
-            "upload_all" => "upload_all",
-            "upload_prepare" => "upload_prepare",
-            "upload_part" => "upload_part",
-            "upload_finish" => "upload_finish",
-            "batch_get_tmp_download_url" => "batch_get_tmp_download_url",
-            r if r.ends_with("/download") => "download",
-            _ => "other",
-        };
-    }
-    match path {
-        "/open-apis/auth/v3/tenant_access_token/internal" => "tenant_access_token",
-        "/open-apis/auth/v3/app_access_token/internal" => "app_access_token",
-        feishu_media_proto::tmp_url::LINK_PATH => "tmp_link",
-        "/healthz" | "/readyz" => "health",
-        "/metrics" => "metrics",
-        "/openapi.json" => "openapi",
-        p if p.starts_with("/_admin/") => "admin",
-        _ => "other",
-    }
-}

@@ -8,11 +8,88 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::Arc;
 use tokio::io::AsyncRead;
 
 /// Bytes on their way out: never the whole blob in memory at once.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// Some bytes of a blob, as the backend holds them, so that a server can choose the
+/// cheapest way to send them (object_store's `GetResultPayload` has the same shape).
+pub enum Payload {
+    /// Already in memory.
+    Bytes(Bytes),
+    /// A range of an open local file: a server may hand it to `sendfile(2)`.
+    File(FileRange),
+    /// Anything else, as it arrives.
+    Stream(ByteStream),
+}
+
+/// `len` bytes of `file` from `offset`.
+#[derive(Debug, Clone)]
+pub struct FileRange {
+    pub file: Arc<std::fs::File>,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Read size when a [`FileRange`] is streamed rather than sent by `sendfile(2)`.
+const FILE_CHUNK: u64 = 128 * 1024;
+
+impl FileRange {
+    /// The next chunk from `offset`, read in the blocking pool (`pread`: the file's
+    /// shared position is never moved, so ranges of one file can be read at once).
+    pub async fn read_chunk(&self, offset: u64, max: u64) -> std::io::Result<Bytes> {
+        let file = self.file.clone();
+        let len = max.min(self.offset + self.len - offset) as usize;
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0; len];
+            let mut filled = 0;
+            while filled < len {
+                let n = file.read_at(&mut buf[filled..], offset + filled as u64)?;
+                if n == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the blob file is shorter than its range",
+                    ));
+                }
+                filled += n;
+            }
+            Ok(Bytes::from(buf))
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// The range as a stream of chunks.
+    pub fn into_stream(self) -> ByteStream {
+        let end = self.offset + self.len;
+        Box::pin(futures_util::stream::try_unfold(
+            (self, None::<u64>),
+            move |(range, at)| async move {
+                let at = at.unwrap_or(range.offset);
+                if at >= end {
+                    return Ok(None);
+                }
+                let chunk = range.read_chunk(at, FILE_CHUNK).await?;
+                let next = at + chunk.len() as u64;
+                Ok(Some((chunk, (range, Some(next)))))
+            },
+        ))
+    }
+}
+
+impl Payload {
+    /// The bytes as a stream, whatever their form.
+    pub fn into_stream(self) -> ByteStream {
+        match self {
+            Self::Bytes(b) => Box::pin(futures_util::stream::once(async move { Ok(b) })),
+            Self::File(f) => f.into_stream(),
+            Self::Stream(s) => s,
+        }
+    }
+}
 
 /// What a write produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,17 +160,9 @@ pub trait BlobStore: Send + Sync + 'static {
         self.stage(data, u64::MAX).await?.commit().await
     }
 
-    /// The bytes `start..end` (end exclusive) of blob `digest`.
-    /// `BlobMissing` when there is no such blob.
-    async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<ByteStream>;
-
-    /// An open file holding exactly the bytes of blob `digest`, for servers that send
-    /// files with `sendfile(2)`; always `None` from backends whose blobs are not files.
-    /// Else `BlobMissing` when there is no such blob.
-    async fn file(&self, digest: &str) -> StoreResult<Option<std::sync::Arc<std::fs::File>>> {
-        let _ = digest;
-        Ok(None)
-    }
+    /// The bytes `start..end` (end exclusive) of blob `digest`, in the form this backend
+    /// holds them. `BlobMissing` when there is no such blob.
+    async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload>;
 
     /// The size of blob `digest`, if it exists.
     async fn size(&self, digest: &str) -> StoreResult<Option<u64>>;
@@ -116,9 +185,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Upload ids that have blocks stored (to sweep those whose session is gone).
     async fn part_uploads(&self) -> StoreResult<Vec<String>>;
 
-    /// Removes staged data older than `age` that no write is using any more; returns
-    /// how many. Backends that keep nothing between calls have nothing to do.
-    async fn sweep_staged(&self, _age: Duration) -> StoreResult<usize> {
+    /// Removes staged data last written before `before_ms` (Unix milliseconds, from the
+    /// caller's clock: the store reads no time itself) that no write is using any more;
+    /// returns how many. Backends that keep nothing between calls have nothing to do.
+    async fn sweep_staged(&self, _before_ms: i64) -> StoreResult<usize> {
         Ok(0)
     }
 

@@ -22,15 +22,7 @@ pub mod meta;
 pub mod model;
 pub mod sqlite;
 
-pub use blob::{BlobInfo, BlobStore, ByteStream, StagedBlob};
+pub use blob::{BlobInfo, BlobStore, ByteStream, FileRange, Payload, StagedBlob};
 pub use error::{StoreError, StoreResult};
 pub use meta::{Batch, MetaStore};
 pub use model::*;
-
-/// Milliseconds since the Unix epoch: the one clock unit of the store.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}

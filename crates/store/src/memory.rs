@@ -1,6 +1,6 @@
 //! Both traits in memory: nothing touches the disk (`serve --memory`, tests).
 
-use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, StagedBlob};
+use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, Payload, StagedBlob};
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Batch, MetaStore};
 use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
@@ -331,7 +331,7 @@ impl BlobStore for MemoryBlobs {
         }))
     }
 
-    async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
+    async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload> {
         let bytes = self
             .inner
             .read()
@@ -342,7 +342,7 @@ impl BlobStore for MemoryBlobs {
             .ok_or_else(|| StoreError::BlobMissing(digest.into()))?;
         let end = (end as usize).min(bytes.len());
         let start = (start as usize).min(end);
-        Ok(chunked(bytes.slice(start..end)))
+        Ok(Payload::Stream(chunked(bytes.slice(start..end))))
     }
 
     async fn size(&self, digest: &str) -> StoreResult<Option<u64>> {

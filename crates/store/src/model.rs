@@ -83,36 +83,7 @@ pub struct AccessToken {
     pub expires_at_ms: i64,
 }
 
-/// The kinds of cloud document that hold media.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocType {
-    Docx,
-    Doc,
-    Sheet,
-    Bitable,
-}
-
-impl DocType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Docx => "docx",
-            Self::Doc => "doc",
-            Self::Sheet => "sheet",
-            Self::Bitable => "bitable",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "docx" => Some(Self::Docx),
-            "doc" => Some(Self::Doc),
-            "sheet" => Some(Self::Sheet),
-            "bitable" => Some(Self::Bitable),
-            _ => None,
-        }
-    }
-}
+pub use feishu_media_proto::parent::{DocType, ParentType};
 
 /// A role on a document; each includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -223,7 +194,7 @@ pub struct Media {
     pub file_token: String,
     /// The token of the document that holds it; empty for `ccm_import_open` uploads.
     pub document: String,
-    pub parent_type: String,
+    pub parent_type: ParentType,
     pub parent_node: Option<String>,
     pub file_name: String,
     pub mime_type: String,
@@ -250,7 +221,7 @@ pub struct UploadSession {
     /// Only the caller that prepared the upload may send parts and finish it.
     pub principal: Principal,
     pub file_name: String,
-    pub parent_type: String,
+    pub parent_type: ParentType,
     pub parent_node: Option<String>,
     /// The document the media will belong to (empty for `ccm_import_open`).
     pub document: String,

@@ -119,6 +119,10 @@ fn i64_of(v: u64, what: &str) -> StoreResult<i64> {
     i64::try_from(v).map_err(|_| StoreError::Backend(format!("{what} {v} too large")))
 }
 
+fn parent_type_of(s: String) -> StoreResult<ParentType> {
+    ParentType::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("parent_type {s:?}")))
+}
+
 fn upload_row(r: &SqliteRow) -> StoreResult<UploadSession> {
     Ok(UploadSession {
         upload_id: r.try_get("upload_id")?,
@@ -126,7 +130,7 @@ fn upload_row(r: &SqliteRow) -> StoreResult<UploadSession> {
         tenant_key: r.try_get("tenant_key")?,
         principal: principal(Some(r.try_get("principal")?))?.expect("Some in, Some out"),
         file_name: r.try_get("file_name")?,
-        parent_type: r.try_get("parent_type")?,
+        parent_type: parent_type_of(r.try_get("parent_type")?)?,
         parent_node: r.try_get("parent_node")?,
         document: r.try_get("document")?,
         size: u64_of(r.try_get("size")?, "size")?,
@@ -146,7 +150,7 @@ async fn insert_media(conn: &mut sqlx::SqliteConnection, m: &Media) -> StoreResu
     )
     .bind(&m.file_token)
     .bind(&m.document)
-    .bind(&m.parent_type)
+    .bind(m.parent_type.as_str())
     .bind(&m.parent_node)
     .bind(&m.file_name)
     .bind(&m.mime_type)
@@ -217,7 +221,7 @@ fn media_row(r: &SqliteRow) -> StoreResult<Media> {
     Ok(Media {
         file_token: r.try_get("file_token")?,
         document: r.try_get("document")?,
-        parent_type: r.try_get("parent_type")?,
+        parent_type: parent_type_of(r.try_get("parent_type")?)?,
         parent_node: r.try_get("parent_node")?,
         file_name: r.try_get("file_name")?,
         mime_type: r.try_get("mime_type")?,
@@ -380,7 +384,7 @@ impl MetaStore for SqliteMeta {
         .bind(&u.tenant_key)
         .bind(u.principal.to_string())
         .bind(&u.file_name)
-        .bind(&u.parent_type)
+        .bind(u.parent_type.as_str())
         .bind(&u.parent_node)
         .bind(&u.document)
         .bind(i64_of(u.size, "size")?)

@@ -108,10 +108,11 @@ async fn chunked_uploads_survive_a_reopen() {
         put(&blobs, 0, b"ABC").await,
         Err(feishu_media_store::StoreError::UploadClosed(_))
     ));
-    let chunks: Vec<bytes::Bytes> =
-        futures_util::TryStreamExt::try_collect(blobs.get(&info.digest, 0, 6).await.unwrap())
-            .await
-            .unwrap();
+    let chunks: Vec<bytes::Bytes> = futures_util::TryStreamExt::try_collect(
+        blobs.get(&info.digest, 0, 6).await.unwrap().into_stream(),
+    )
+    .await
+    .unwrap();
     assert_eq!(chunks.concat(), b"abcdef");
 }
 

@@ -102,6 +102,12 @@ impl TestServer {
                 let _ = stopped.await;
             },
         ));
+        // `serve` sweeps what an earlier run left before it accepts: once it answers, the
+        // state a test inspects is the state requests will see.
+        let health = format!("{base}/healthz");
+        while http().get(&health).send().await.is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         Self {
             base,
             state,

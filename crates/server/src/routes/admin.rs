@@ -1,49 +1,28 @@
 //! The admin API under `/_admin/v1/`: off unless an admin token is configured, and then
 //! only with `Authorization: Bearer <admin token>`.
 
-use crate::admin;
+use super::json::Limited;
 use crate::error::{ApiError, json_response};
 use crate::faults::parse_rules;
 use crate::seed::{
     self, AppSpec, DocumentSpec, Manifest, MediaSpec, MemberSpec, UserSpec, UserTokenSpec,
 };
+use crate::services::admin;
 use crate::state::AppState;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use feishu_media_proto::ErrorCode;
 use feishu_media_proto::envelope::SuccessEnvelope;
-use feishu_media_proto::token::bearer;
 use feishu_media_store::{Batch, Member, Principal, Role, StoreResult, StoredTokenKind};
 use serde::de::DeserializeOwned;
 use std::future::Future;
 
-/// A request that carried the admin token.
-pub struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(expected) = &state.config.admin_token else {
-            // Switched off: the admin API does not exist.
-            return Err(super::not_found().await.into_response());
-        };
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| bearer(v.as_bytes()));
-        match given {
-            Some(t) if crate::tokens::same_secret(t, expected) => Ok(Admin),
-            _ => Err(ApiError::new(ErrorCode::AdminUnauthorized).into_response()),
-        }
-    }
-}
-
+/// The admin API's routes, under `/_admin/v1`. The authentication layer has checked
+/// the admin token (and answered 404 while the admin API is off) before any of them runs.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/seed", post(seed_manifest))
@@ -93,16 +72,11 @@ fn ok(data: &impl serde::Serialize) -> Response {
     json_response(StatusCode::OK, &SuccessEnvelope::new(data))
 }
 
+/// The longest admin request body: a manifest with its media inline (`content_base64`).
+pub const ADMIN_MAX: usize = 64 * 1024 * 1024;
+
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::params(format!(
-            "{}: {}",
-            if path == "." { "$" } else { &path },
-            e.into_inner()
-        ))
-    })
+    super::json::parse(bytes).map_err(ApiError::params)
 }
 
 fn missing(what: &str, id: &str) -> ApiError {
@@ -143,43 +117,37 @@ async fn apply_one(state: &AppState, manifest: Manifest, prefix: &str) -> Result
 // --- world ----------------------------------------------------------------------------
 
 async fn seed_manifest(
-    _: Admin,
     State(state): State<AppState>,
-    bytes: Bytes,
+    Limited(bytes): Limited<ADMIN_MAX>,
 ) -> Result<Response, ApiError> {
     let manifest = seed::parse(&bytes).map_err(admin::refused)?;
     Ok(ok(&admin::apply(&state, &manifest).await?))
 }
 
-async fn reset(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn reset(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(ok(&admin::reset(&state).await?))
 }
 
-async fn faults_list(_: Admin, State(state): State<AppState>) -> Response {
+async fn faults_list(State(state): State<AppState>) -> Response {
     ok(&state.faults.list())
 }
 
 async fn faults_set(
-    _: Admin,
     State(state): State<AppState>,
-    bytes: Bytes,
+    Limited(bytes): Limited<ADMIN_MAX>,
 ) -> Result<Response, ApiError> {
     let rules = parse_rules(&bytes).map_err(|e| ApiError::params(e.to_string()))?;
     state.faults.set(rules);
     Ok(ok(&state.faults.list()))
 }
 
-async fn faults_clear(_: Admin, State(state): State<AppState>) -> Response {
+async fn faults_clear(State(state): State<AppState>) -> Response {
     state.faults.set(Vec::new());
     ok(&state.faults.list())
 }
 
-async fn requests(
-    _: Admin,
-    State(state): State<AppState>,
-    parts: Parts,
-) -> Result<Response, ApiError> {
-    let limit = match super::query_param(&parts.uri, "limit") {
+async fn requests(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
+    let limit = match crate::gateway::query_param(&parts.uri, "limit") {
         None => 100,
         Some(v) => v
             .parse::<usize>()
@@ -192,17 +160,16 @@ async fn requests(
 
 // --- user tokens ----------------------------------------------------------------------
 
-async fn user_tokens_list(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn user_tokens_list(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(ok(&state.meta.list_tokens(StoredTokenKind::User).await?))
 }
 
 async fn user_token_put(
-    _: Admin,
     State(state): State<AppState>,
-    bytes: Bytes,
+    Limited(bytes): Limited<ADMIN_MAX>,
 ) -> Result<Response, ApiError> {
     let spec: UserTokenSpec = body(&bytes)?;
-    let hash = crate::auth::token_hash(&spec.token);
+    let hash = crate::secret::token_hash(&spec.token);
     apply_one(
         &state,
         Manifest {
@@ -216,11 +183,10 @@ async fn user_token_put(
 }
 
 async fn user_token_delete(
-    _: Admin,
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
-    let hash = crate::auth::token_hash(&token);
+    let hash = crate::secret::token_hash(&token);
     let is_user = state
         .meta
         .token(&hash)
@@ -235,10 +201,9 @@ async fn user_token_delete(
 // --- document members -----------------------------------------------------------------
 
 async fn member_add(
-    _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    bytes: Bytes,
+    Limited(bytes): Limited<ADMIN_MAX>,
 ) -> Result<Response, ApiError> {
     let spec: MemberSpec = body(&bytes)?;
     let mut doc = state
@@ -281,7 +246,6 @@ async fn member_add(
 }
 
 async fn member_remove(
-    _: Admin,
     State(state): State<AppState>,
     Path((id, principal)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -325,7 +289,6 @@ async fn set_deleted(state: &AppState, id: &str, deleted: bool) -> Result<Respon
 }
 
 async fn media_soft_delete(
-    _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -333,7 +296,6 @@ async fn media_soft_delete(
 }
 
 async fn media_undelete(
-    _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -480,12 +442,11 @@ impl Kind for Medias {
     }
 }
 
-async fn list<K: Kind>(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn list<K: Kind>(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(ok(&K::list(&state).await?))
 }
 
 async fn get_one<K: Kind>(
-    _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -494,9 +455,8 @@ async fn get_one<K: Kind>(
 
 /// Creates or replaces one object from its manifest form.
 async fn put<K: Kind>(
-    _: Admin,
     State(state): State<AppState>,
-    bytes: Bytes,
+    Limited(bytes): Limited<ADMIN_MAX>,
 ) -> Result<Response, ApiError> {
     let spec: K::Spec = body(&bytes)?;
     let id = K::id(&spec).to_owned();
@@ -506,17 +466,15 @@ async fn put<K: Kind>(
 
 /// [`put`] at the object's own path, which must agree with the body's id.
 async fn put_id<K: Kind>(
-    a: Admin,
     s: State<AppState>,
     Path(id): Path<String>,
-    bytes: Bytes,
+    Limited(bytes): Limited<ADMIN_MAX>,
 ) -> Result<Response, ApiError> {
     same_id(&id, K::id(&body::<K::Spec>(&bytes)?))?;
-    put::<K>(a, s, bytes).await
+    put::<K>(s, Limited(bytes)).await
 }
 
 async fn delete_one<K: Kind>(
-    _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {

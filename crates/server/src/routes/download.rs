@@ -1,41 +1,48 @@
-//! `GET|HEAD /open-apis/drive/v1/medias/{file_token}/download`: the seed endpoint.
+//! The endpoints that answer with a media's bytes: `GET|HEAD …/medias/{file_token}/download`
+//! (the seed endpoint) and the temporary links. Their answers may be file ranges, which
+//! the front sends with `sendfile(2)`, so they return a [`crate::body::ServedBody`]
+//! rather than going through axum.
 
-use crate::access::readable_media;
-use crate::auth::{Authed, Download};
+use crate::gateway::query_param;
+use crate::caller::{Caller, LinkGrant};
 use crate::error::ApiError;
-use crate::observe::note;
-use crate::serve_media::respond;
+use crate::layers::{Matched, Response};
+use crate::services::access::readable_media;
+use crate::services::media::respond;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
-use std::convert::Infallible;
+use feishu_media_proto::ErrorCode;
 
-/// The `{file_token}` segment of a `…/{file_token}/download` path, percent-decoded
-/// (lossily: a token that is not UTF-8 names no media, and says so with 404).
-/// Never rejects, so the token check keeps its place as the first answer.
-pub struct FileToken(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for FileToken {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        let token = super::file_token_of(parts).unwrap_or_default();
-        note(&parts.extensions, |n| n.file_token = Some(token.clone()));
-        Ok(FileToken(token))
-    }
+/// `GET|HEAD /open-apis/drive/v1/medias/{file_token}/download`.
+pub async fn download(state: &AppState, req: &Parts) -> Result<Response, ApiError> {
+    let caller = req
+        .extensions
+        .get::<Caller>()
+        .ok_or_else(|| ApiError::internal("download without a caller"))?;
+    let file_token = req
+        .extensions
+        .get::<Matched>()
+        .and_then(|m| m.param.as_deref())
+        .unwrap_or_default();
+    let extra = query_param(&req.uri, "extra");
+    let media = readable_media(state, caller, file_token, extra.as_deref()).await?;
+    respond(state, &media, &req.method, &req.headers).await
 }
 
-pub async fn download(
-    State(state): State<AppState>,
-    auth: Authed<Download>,
-    FileToken(file_token): FileToken,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let extra = super::query_param(&uri, "extra");
-    let media = readable_media(&state, &auth.caller, &file_token, extra.as_deref()).await?;
-    respond(&state, &media, &method, &headers).await
+/// `GET|HEAD /space/api/box/stream/download/authcode/?code=…`: no `Authorization`, the
+/// signed code (checked by the authentication layer) is the permission.
+pub async fn tmp_link(state: &AppState, req: &Parts) -> Result<Response, ApiError> {
+    let grant = req
+        .extensions
+        .get::<LinkGrant>()
+        .ok_or_else(|| ApiError::internal("link without a grant"))?;
+    let media = state
+        .meta
+        .media(&grant.file_token)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    if media.deleted {
+        return Err(ApiError::new(ErrorCode::Deleted));
+    }
+    respond(state, &media, &req.method, &req.headers).await
 }

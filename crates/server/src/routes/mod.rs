@@ -1,98 +1,95 @@
-//! The endpoint handlers (thin: extract, call, return) and the router that wires them.
+//! The endpoint handlers (thin: extract, call a service, answer) and [`Dispatch`], the
+//! innermost service, which hands each matched endpoint to its handler: one arm per row
+//! of the endpoint table.
 
 mod admin;
 mod download;
 mod health;
+pub mod json;
 mod tmp_url;
 mod tokens;
 mod upload;
 
-use crate::observe::observe;
+use crate::error::ApiError;
+use crate::gateway::not_found;
+use crate::layers::{Matched, Request, Response, served};
 use crate::state::AppState;
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::handler::Handler;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use feishu_media_proto::endpoint::{ADMIN, Endpoint};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tower::{Service, ServiceExt};
 
-/// The whole API as a router, with the request-observing layer outermost.
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/open-apis/auth/v3/tenant_access_token/internal",
-            post(tokens::tenant_access_token),
-        )
-        .route(
-            "/open-apis/auth/v3/app_access_token/internal",
-            post(tokens::app_access_token),
-        )
-        .route(
-            "/open-apis/drive/v1/medias/{file_token}/download",
-            get(download::download),
-        )
-        .route(
-            "/open-apis/drive/v1/medias/upload_all",
-            post(upload::upload_all),
-        )
-        .route(
-            "/open-apis/drive/v1/medias/upload_prepare",
-            post(upload::upload_prepare),
-        )
-        .route(
-            "/open-apis/drive/v1/medias/upload_part",
-            post(upload::upload_part),
-        )
-        .route(
-            "/open-apis/drive/v1/medias/upload_finish",
-            post(upload::upload_finish),
-        )
-        .route(
-            "/open-apis/drive/v1/medias/batch_get_tmp_download_url",
-            get(tmp_url::batch_get_tmp_download_url),
-        )
-        .route(
-            feishu_media_proto::tmp_url::LINK_PATH,
-            get(tmp_url::download_by_code),
-        )
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(health::openapi))
-        .nest("/_admin/v1", admin::router())
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .fallback(not_found)
-        .method_not_allowed_fallback(not_found)
-        .with_state(state.clone())
-        .layer(axum::middleware::map_request(crate::drain::drain_unread))
-        // Upload bodies are streamed by the handlers, which enforce their own limits.
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(state, observe))
+/// Runs the handler of the request's endpoint.
+#[derive(Clone)]
+pub struct Dispatch {
+    state: AppState,
+    /// The admin API routes its own paths under `/_admin/v1`.
+    admin: Router,
 }
 
-/// Feishu's gateway answers unknown paths and methods with Go's plain-text 404.
-pub(crate) async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "404 page not found",
-    )
+impl Dispatch {
+    pub fn new(state: AppState) -> Self {
+        let admin = Router::new()
+            .nest(ADMIN, admin::router())
+            .fallback(async || not_found())
+            .method_not_allowed_fallback(async || not_found())
+            .with_state(state.clone());
+        Self { state, admin }
+    }
 }
 
-/// The `{file_token}` of a `…/medias/{file_token}/download` path, percent-decoded (lossily:
-/// a token that is not UTF-8 names no media, and says so with 404).
-pub fn file_token_of(parts: &axum::http::request::Parts) -> Option<String> {
-    let path = parts.uri.path();
-    let rest = path
-        .strip_prefix("/open-apis/drive/v1/medias/")?
-        .strip_suffix("/download")?;
-    Some(
-        percent_encoding::percent_decode_str(rest)
-            .decode_utf8_lossy()
-            .into_owned(),
-    )
+impl Service<Request> for Dispatch {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let state = self.state.clone();
+        let admin = self.admin.clone();
+        Box::pin(async move {
+            let Some(endpoint) = Matched::of(&req).map(|m| m.endpoint) else {
+                return Ok(served(not_found()));
+            };
+            let s = state.clone();
+            Ok(match endpoint {
+                Endpoint::TenantAccessToken => axum(tokens::tenant_access_token, req, s).await,
+                Endpoint::AppAccessToken => axum(tokens::app_access_token, req, s).await,
+                Endpoint::Download => media(download::download(&state, &req.into_parts().0).await),
+                Endpoint::UploadAll => axum(upload::upload_all, req, s).await,
+                Endpoint::UploadPrepare => axum(upload::upload_prepare, req, s).await,
+                Endpoint::UploadPart => axum(upload::upload_part, req, s).await,
+                Endpoint::UploadFinish => axum(upload::upload_finish, req, s).await,
+                Endpoint::BatchGetTmpDownloadUrl => {
+                    axum(tmp_url::batch_get_tmp_download_url, req, s).await
+                }
+                Endpoint::TmpLink => media(download::tmp_link(&state, &req.into_parts().0).await),
+                Endpoint::Metrics => axum(health::metrics, req, s).await,
+                Endpoint::OpenApi => axum(health::openapi, req, s).await,
+                Endpoint::Healthz => axum(health::healthz, req, s).await,
+                Endpoint::Readyz => axum(health::readyz, req, s).await,
+                Endpoint::Admin => match admin.oneshot(req).await {
+                    Ok(resp) => served(resp),
+                    Err(never) => match never {},
+                },
+            })
+        })
+    }
 }
 
-/// The first value of query parameter `name`, decoded (`+` as space, `%XX`, lossy UTF-8).
-fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
-    form_urlencoded::parse(uri.query()?.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+/// An axum handler's answer.
+async fn axum<H: Handler<T, AppState>, T>(handler: H, req: Request, state: AppState) -> Response {
+    served(handler.call(req, state).await)
+}
+
+fn media(answer: Result<Response, ApiError>) -> Response {
+    answer.unwrap_or_else(|e| served(e.into_response()))
 }

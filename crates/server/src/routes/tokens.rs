@@ -1,9 +1,9 @@
 //! `POST /open-apis/auth/v3/{tenant,app}_access_token/internal`.
 
+use super::json::Json;
 use crate::error::{ApiError, json_response};
+use crate::services::tokens::issue;
 use crate::state::AppState;
-use crate::tokens::issue;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -15,18 +15,19 @@ use feishu_media_store::StoredTokenKind;
 
 /// A body that is not `{"app_id","app_secret"}` answers like an unknown app (HTTP 200,
 /// 10003) [ours: Feishu's answer to a malformed body is not documented].
-fn credentials(body: &[u8]) -> Result<AppCredentials, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
+fn credentials(body: Result<Json<AppCredentials>, ApiError>) -> Result<AppCredentials, ApiError> {
+    body.map(|Json(c)| c).map_err(|e| {
+        let why = e.troubleshooter.clone().unwrap_or_default();
         ApiError::new(ErrorCode::InvalidParam)
-            .hint(format!("body must be {{\"app_id\",\"app_secret\"}}: {e}"))
+            .hint(format!("body must be {{\"app_id\",\"app_secret\"}}: {why}"))
     })
 }
 
 pub async fn tenant_access_token(
     State(state): State<AppState>,
-    body: Bytes,
+    body: Result<Json<AppCredentials>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let issued = issue(&state, &credentials(&body)?, StoredTokenKind::Tenant).await?;
+    let issued = issue(&state, &credentials(body)?, StoredTokenKind::Tenant).await?;
     Ok(json_response(
         StatusCode::OK,
         &TenantAccessTokenResponse {
@@ -40,9 +41,9 @@ pub async fn tenant_access_token(
 
 pub async fn app_access_token(
     State(state): State<AppState>,
-    body: Bytes,
+    body: Result<Json<AppCredentials>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let issued = issue(&state, &credentials(&body)?, StoredTokenKind::App).await?;
+    let issued = issue(&state, &credentials(body)?, StoredTokenKind::App).await?;
     Ok(json_response(
         StatusCode::OK,
         &AppAccessTokenResponse {

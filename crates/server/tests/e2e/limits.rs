@@ -94,6 +94,9 @@ async fn the_daily_limit_ends_at_midnight_utc_plus_8() {
         "{reset} vs {to_midnight} ms"
     );
     s.state.clock.advance(Duration::from_secs(reset));
+    // The tenant token expired meanwhile (tokens read the same clock): a fresh one.
+    assert_eq!(get(&url, &token, &[]).await.status(), 400, "the old token");
+    let token = s.tenant_token("cli_lim2", "sec-l2").await;
     assert_eq!(get(&url, &token, &[]).await.status(), 200, "a new day");
 }
 

@@ -119,7 +119,7 @@ async fn loading_twice_changes_nothing_and_a_change_is_applied() {
     let token_before = s
         .state
         .meta
-        .token(&feishu_media_server::auth::token_hash("u-alice"))
+        .token(&feishu_media_server::secret::token_hash("u-alice"))
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -132,7 +132,7 @@ async fn loading_twice_changes_nothing_and_a_change_is_applied() {
     assert_eq!(
         s.state
             .meta
-            .token(&feishu_media_server::auth::token_hash("u-alice"))
+            .token(&feishu_media_server::secret::token_hash("u-alice"))
             .await
             .unwrap(),
         token_before

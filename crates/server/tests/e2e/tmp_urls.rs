@@ -161,7 +161,7 @@ async fn tampered_truncated_expired_and_missing_codes_are_refused() {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("99999999999.boxCn")
     };
     let tag = code.split('.').nth(1).unwrap();
-    let expired = feishu_media_server::tmp_url::sign(&s.state.secret, "boxHundred", 1_000);
+    let expired = feishu_media_server::services::links::sign(&s.state.secret, "boxHundred", 1_000);
     for bad in [
         format!("{base}?code={}", &code[..code.len() - 3]),
         format!("{base}?code={}A", code),

@@ -647,7 +647,7 @@ async fn sweeps_remove_expired_sessions_orphan_blocks_and_orphan_blobs() {
         .await
         .unwrap();
 
-    let swept = feishu_media_server::sweep::sweep(&s.state, false)
+    let swept = feishu_media_server::services::sweep::sweep(&s.state, false)
         .await
         .unwrap();
     assert_eq!(

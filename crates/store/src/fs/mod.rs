@@ -8,24 +8,19 @@
 mod parts;
 mod pieces;
 
-use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, StagedBlob, is_valid_key};
+use crate::blob::{
+    BlobInfo, BlobStore, ByteStream, FileRange, Intake, Payload, StagedBlob, is_valid_key,
+};
 use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
 use pieces::{DirectFile, write_pieces};
 use std::collections::BTreeMap;
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
+use tokio::io::AsyncRead;
 
-/// Read buffer size of streamed blobs: large enough that a 1 GiB stream is not dominated
-/// by per-chunk overhead, small enough that 64 concurrent streams stay well under 64 MiB.
-const BUF: usize = 128 * 1024;
-
-/// Reads up to this long are done in one go (a 300 KB media, any small range).
-const SMALL_READ: u64 = 1024 * 1024;
+/// Reads up to this long are answered from memory; longer ones are a range of the file.
+const INLINE_MAX: u64 = 64 * 1024;
 
 pub struct FsBlobs {
     blobs: PathBuf,
@@ -34,7 +29,7 @@ pub struct FsBlobs {
     /// Small blobs kept in memory: blobs never change, so a copy is never stale.
     hot: HotBlobs,
     /// Blob files kept open for `sendfile(2)`, for the same reason.
-    open_files: std::sync::Mutex<std::collections::HashMap<String, Arc<std::fs::File>>>,
+    open_files: std::sync::Mutex<std::collections::HashMap<String, (Arc<std::fs::File>, u64)>>,
 }
 
 /// At most this many blob files are kept open; when full, the set starts over.
@@ -88,10 +83,16 @@ impl HotBlobs {
     }
 }
 
-fn slice(blob: &bytes::Bytes, start: u64, end: u64) -> ByteStream {
+fn slice(blob: &bytes::Bytes, start: u64, end: u64) -> bytes::Bytes {
     let end = (end as usize).min(blob.len());
-    let part = blob.slice((start as usize).min(end)..end);
-    Box::pin(futures_util::stream::once(async move { Ok(part) }))
+    blob.slice((start as usize).min(end)..end)
+}
+
+/// What the blocking half of [`FsBlobs::get`] found.
+enum Opened {
+    Whole(bytes::Bytes),
+    Range(bytes::Bytes),
+    File(std::fs::File, u64),
 }
 
 impl FsBlobs {
@@ -108,7 +109,7 @@ impl FsBlobs {
             open_files: Default::default(),
         };
         // No write is under way while the store opens: every temp file is a leftover.
-        let swept = store.sweep_staged(Duration::ZERO).await?;
+        let swept = store.sweep_staged(i64::MAX).await?;
         if swept > 0 {
             tracing::info!(swept, "removed temp files left by an earlier run");
         }
@@ -209,16 +210,6 @@ fn not_found_is_missing(e: std::io::Error, what: &str) -> StoreError {
     } else {
         e.into()
     }
-}
-
-async fn open_stream(path: &Path, what: &str, start: u64, len: u64) -> StoreResult<ByteStream> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| not_found_is_missing(e, what))?;
-    if start > 0 {
-        file.seek(SeekFrom::Start(start)).await?;
-    }
-    Ok(Box::pin(ReaderStream::with_capacity(file.take(len), BUF)))
 }
 
 /// `len` bytes from `start` (fewer at the end of the file), with positioned reads.
@@ -325,60 +316,71 @@ impl BlobStore for FsBlobs {
         Ok(self.staged(info, link))
     }
 
-    async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<ByteStream> {
+    /// Short reads come from memory ([`Payload::Bytes`]); longer ones are a range of the
+    /// blob's file ([`Payload::File`]), which the server sends with `sendfile(2)`: for a
+    /// 300 KB media that beat copying the bytes out of memory (bench C: 0.74× nginx
+    /// before, ~1.0× after). Either way the blob is opened at most once, in one hop to
+    /// the blocking pool, and files stay open for the next request.
+    async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload> {
         let path = self.path(digest)?;
-        if let Some(blob) = self.hot.get(digest) {
-            return Ok(slice(&blob, start, end));
-        }
         let len = end.saturating_sub(start);
-        if len <= SMALL_READ {
-            // Small reads (ranges, small media) in one blocking-pool hop: open, then the
-            // whole blob when it is small enough to keep, else just the range (pread).
-            let key = digest.to_owned();
-            let (whole, bytes) =
-                tokio::task::spawn_blocking(move || -> StoreResult<(bool, bytes::Bytes)> {
-                    let file =
-                        std::fs::File::open(&path).map_err(|e| not_found_is_missing(e, &key))?;
-                    let size = file.metadata()?.len();
-                    if size <= HOT_BLOB_MAX {
-                        Ok((true, read_at(&file, 0, size)?))
-                    } else {
-                        Ok((false, read_at(&file, start, len)?))
-                    }
-                })
-                .await
-                .map_err(|e| StoreError::Backend(format!("read task: {e}")))??;
-            if whole {
-                self.hot.put(digest, bytes.clone());
-                return Ok(slice(&bytes, start, end));
-            }
-            return Ok(Box::pin(futures_util::stream::once(
-                async move { Ok(bytes) },
-            )));
+        if len <= INLINE_MAX
+            && let Some(blob) = self.hot.get(digest)
+        {
+            return Ok(Payload::Bytes(slice(&blob, start, end)));
         }
-        open_stream(&path, digest, start, len).await
-    }
-
-    async fn file(&self, digest: &str) -> StoreResult<Option<Arc<std::fs::File>>> {
-        let open = |files: &mut std::collections::HashMap<String, Arc<std::fs::File>>| {
-            files.get(digest).cloned()
+        let range = |(file, size): (Arc<std::fs::File>, u64)| {
+            // A range past the end is cut at the end, as a read would be.
+            let offset = start.min(size);
+            let len = len.min(size - offset);
+            Payload::File(FileRange { file, offset, len })
         };
-        if let Some(f) = self.open_files.lock().ok().as_deref_mut().and_then(open) {
-            return Ok(Some(f));
+        let open = self
+            .open_files
+            .lock()
+            .ok()
+            .and_then(|f| f.get(digest).cloned());
+        // A short read of a small blob goes through the hop below once, which keeps the
+        // whole blob in memory for the next ones; any other read of an open file is a
+        // range of it, with no hop at all.
+        if let Some(open) = open
+            && (len > INLINE_MAX || open.1 > HOT_BLOB_MAX)
+        {
+            return Ok(range(open));
         }
-        let path = self.path(digest)?;
         let key = digest.to_owned();
-        let file = blocking(move || std::fs::File::open(path))
-            .await?
-            .map_err(|e| not_found_is_missing(e, &key))?;
-        let file = Arc::new(file);
-        if let Ok(mut files) = self.open_files.lock() {
-            if files.len() >= OPEN_FILES_MAX {
-                files.clear();
+        let opened = tokio::task::spawn_blocking(move || -> StoreResult<Opened> {
+            let file = std::fs::File::open(&path).map_err(|e| not_found_is_missing(e, &key))?;
+            let size = file.metadata()?.len();
+            if len > INLINE_MAX {
+                return Ok(Opened::File(file, size));
             }
-            files.insert(digest.to_owned(), file.clone());
-        }
-        Ok(Some(file))
+            // A short read: the whole blob when it is small enough to keep, else the range.
+            if size <= HOT_BLOB_MAX {
+                Ok(Opened::Whole(read_at(&file, 0, size)?))
+            } else {
+                Ok(Opened::Range(read_at(&file, start, len)?))
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task: {e}")))??;
+        Ok(match opened {
+            Opened::Whole(bytes) => {
+                self.hot.put(digest, bytes.clone());
+                Payload::Bytes(slice(&bytes, start, end))
+            }
+            Opened::Range(bytes) => Payload::Bytes(bytes),
+            Opened::File(file, size) => {
+                let open = (Arc::new(file), size);
+                if let Ok(mut files) = self.open_files.lock() {
+                    if files.len() >= OPEN_FILES_MAX {
+                        files.clear();
+                    }
+                    files.insert(digest.to_owned(), open.clone());
+                }
+                range(open)
+            }
+        })
     }
 
     async fn size(&self, digest: &str) -> StoreResult<Option<u64>> {
@@ -440,17 +442,18 @@ impl BlobStore for FsBlobs {
         self.parts.ids().await
     }
 
-    async fn sweep_staged(&self, age: Duration) -> StoreResult<usize> {
+    async fn sweep_staged(&self, before_ms: i64) -> StoreResult<usize> {
         let mut n = 0;
         let mut dir = tokio::fs::read_dir(&self.tmp).await?;
         while let Some(entry) = dir.next_entry().await? {
-            let old = entry
+            let modified_ms = entry
                 .metadata()
                 .await?
                 .modified()
                 .ok()
-                .and_then(|m| m.elapsed().ok())
-                .is_none_or(|elapsed| elapsed >= age);
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as i64);
+            let old = modified_ms.is_none_or(|m| m < before_ms);
             if old {
                 match tokio::fs::remove_file(entry.path()).await {
                     Ok(()) => n += 1,

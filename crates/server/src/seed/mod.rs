@@ -6,150 +6,18 @@
 //! description, keeping what the file cannot say (a media's dates while its bytes stay
 //! the same, a user token's issue time).
 
+pub mod manifest;
+
+pub use manifest::*;
+
+use crate::names::guess_mime;
 use crate::state::AppState;
 use base64::Engine;
+use feishu_media_proto::parent::ParentType;
 use feishu_media_proto::token::TokenKind;
 use feishu_media_store::*;
-use serde::{Deserialize, Deserializer};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    #[serde(default)]
-    pub apps: Vec<AppSpec>,
-    #[serde(default)]
-    pub users: Vec<UserSpec>,
-    #[serde(default)]
-    pub user_tokens: Vec<UserTokenSpec>,
-    #[serde(default)]
-    pub documents: Vec<DocumentSpec>,
-    #[serde(default)]
-    pub media: Vec<MediaSpec>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppSpec {
-    pub app_id: String,
-    pub app_secret: String,
-    pub tenant_key: String,
-    pub scopes: Vec<String>,
-    /// Absent: Feishu's default; `null`: no limits.
-    #[serde(default, deserialize_with = "present")]
-    pub rate_limit: Option<Option<RateLimit>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserSpec {
-    pub user_id: String,
-    pub tenant_key: String,
-    #[serde(default)]
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserTokenSpec {
-    pub token: String,
-    pub app_id: String,
-    pub user_id: String,
-    pub scopes: Vec<String>,
-    /// Seconds; zero or negative makes a token that exists but has expired.
-    #[serde(default)]
-    pub expires_in: Option<i64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DocumentSpec {
-    pub token: String,
-    #[serde(rename = "type")]
-    pub doc_type: String,
-    pub tenant_key: String,
-    #[serde(default)]
-    pub owner: Option<String>,
-    #[serde(default)]
-    pub members: Vec<MemberSpec>,
-    #[serde(default)]
-    pub advanced_permission: Option<bool>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MemberSpec {
-    pub principal: String,
-    pub role: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MediaSpec {
-    pub file_token: String,
-    pub document: String,
-    pub parent_type: String,
-    #[serde(default)]
-    pub parent_node: Option<String>,
-    pub file_name: String,
-    #[serde(default)]
-    pub mime_type: Option<String>,
-    #[serde(default)]
-    pub path: Option<String>,
-    #[serde(default)]
-    pub content_text: Option<String>,
-    #[serde(default)]
-    pub content_base64: Option<String>,
-    #[serde(default)]
-    pub bitable: Option<BitableLocation>,
-    #[serde(default)]
-    pub deleted: Option<bool>,
-}
-
-/// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// A manifest refused: the JSON path of the first fault and what is wrong there.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct SeedError {
-    pub path: String,
-    pub message: String,
-}
-
-impl SeedError {
-    fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// What a load wrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SeedReport {
-    pub apps: usize,
-    pub users: usize,
-    pub user_tokens: usize,
-    pub documents: usize,
-    pub media: usize,
-}
-
-/// Parses manifest JSON; errors name the JSON path (`documents[2].members[0].role`).
-pub fn parse(bytes: &[u8]) -> Result<Manifest, SeedError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { "$".to_owned() } else { path };
-        SeedError::at(path, e.into_inner().to_string())
-    })
-}
 
 /// Reads, validates and applies the manifest file at `path`. Media `path`s are taken
 /// relative to the manifest's own folder.
@@ -184,25 +52,6 @@ enum Source {
     Bytes(Vec<u8>),
 }
 
-/// The parent types of media inside documents, and the document type each belongs to.
-fn parent_doc_type(parent_type: &str) -> Option<DocType> {
-    match parent_type {
-        "docx_image" | "docx_file" => Some(DocType::Docx),
-        "doc_image" | "doc_file" => Some(DocType::Doc),
-        "sheet_image" | "sheet_file" => Some(DocType::Sheet),
-        "bitable_image" | "bitable_file" => Some(DocType::Bitable),
-        _ => None,
-    }
-}
-
-/// The MIME type of a file name, `application/octet-stream` when unknown.
-pub fn guess_mime(file_name: &str) -> String {
-    mime_guess::from_path(file_name)
-        .first_raw()
-        .unwrap_or("application/octet-stream")
-        .to_owned()
-}
-
 fn non_empty(path: String, value: &str) -> Result<(), SeedError> {
     if value.is_empty() {
         Err(SeedError::at(path, "must not be empty"))
@@ -227,7 +76,7 @@ fn unique<'a>(
 /// Validates everything, then writes blobs, then all metadata in one batch.
 pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedReport, SeedError> {
     let internal = |e: StoreError| SeedError::at("$", format!("storage: {e}"));
-    let now = now_ms();
+    let now = state.clock.unix_ms();
 
     // Apps and users: what the rest may refer to, from this file or already stored.
     let mut apps: HashMap<&str, &AppSpec> = HashMap::new();
@@ -318,7 +167,7 @@ pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedRe
         let tenant_key = user_tenant(&t.user_id)
             .await?
             .ok_or_else(|| SeedError::at(p("user_id"), format!("no user {:?}", t.user_id)))?;
-        let hash = crate::auth::token_hash(&t.token);
+        let hash = crate::secret::token_hash(&t.token);
         let issued_at_ms = match state.meta.token(&hash).await.map_err(internal)? {
             Some(old) if old.app_id == t.app_id && old.user_id.as_deref() == Some(&t.user_id) => {
                 old.issued_at_ms
@@ -406,7 +255,8 @@ pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedRe
                     SeedError::at(p("document"), format!("no document {:?}", md.document))
                 })?,
         };
-        let parent = parent_doc_type(&md.parent_type).ok_or_else(|| {
+        let parent_type = ParentType::parse(&md.parent_type);
+        let parent = parent_type.and_then(ParentType::doc_type).ok_or_else(|| {
             SeedError::at(
                 p("parent_type"),
                 format!(
@@ -490,7 +340,7 @@ pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedRe
         batch.media.push(Media {
             file_token: md.file_token.clone(),
             document: md.document.clone(),
-            parent_type: md.parent_type.clone(),
+            parent_type: ParentType::parse(&md.parent_type).expect("checked above"),
             parent_node: md.parent_node.clone(),
             file_name: md.file_name.clone(),
             mime_type: md

@@ -4,12 +4,12 @@
 //! and the server can still hand the same token out again while it has time left:
 //! `t-` + HMAC-SHA256(secret, "tenant|app_id|issued_at_ms"), hex.
 
-use crate::auth::token_hash;
 use crate::error::ApiError;
+use crate::secret::{same_secret, token_hash};
 use crate::state::AppState;
 use feishu_media_proto::ErrorCode;
 use feishu_media_proto::envelope::AppCredentials;
-use feishu_media_store::{AccessToken, Batch, StoredTokenKind, now_ms};
+use feishu_media_store::{AccessToken, Batch, StoredTokenKind};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -32,12 +32,6 @@ fn derive(secret: &[u8; 32], kind: StoredTokenKind, app_id: &str, issued_at_ms: 
     format!("{prefix}{}", hex::encode(&digest[..20]))
 }
 
-/// Compares secrets in time independent of where they differ.
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Checks the credentials and returns the app's current token of `kind`, or a new one
 /// when the current one has less than the refresh window left. Bad credentials answer
 /// with HTTP 200 and a Feishu code, as Feishu does.
@@ -54,7 +48,7 @@ pub async fn issue(
     if !same_secret(&app.app_secret, &creds.app_secret) {
         return Err(ApiError::new(ErrorCode::AppSecretInvalid));
     }
-    let now = now_ms();
+    let now = state.clock.unix_ms();
     let window = state.config.token_refresh_window.as_millis() as i64;
     if let Some(current) = state.meta.latest_token(&app.app_id, kind).await?
         && current.expires_at_ms - now >= window

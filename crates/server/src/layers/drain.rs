@@ -8,6 +8,8 @@
 //! the rest keeps the answer intact and the connection reusable. The CLI's resume test
 //! caught it on CI: a refused block came back as a transport error and was retried.
 
+use super::{Inner, Next, Request, Response, Step};
+use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
 use std::pin::Pin;
@@ -19,16 +21,22 @@ const DRAIN_MAX: usize = 64 * 1024 * 1024;
 /// And for at most this long.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 
-/// Wraps every request body that has bytes to come (a `map_request` layer). Bodiless
-/// requests, every download among them, pass unwrapped: no allocation on that path.
-pub async fn drain_unread(req: axum::extract::Request) -> axum::extract::Request {
-    req.map(|body| {
-        if http_body::Body::is_end_stream(&body) {
-            body
-        } else {
-            Body::new(DrainOnDrop(Some(body)))
-        }
-    })
+/// Wraps every request body that has bytes to come. Bodiless requests, every download
+/// among them, pass unwrapped: no allocation on that path.
+#[derive(Clone)]
+pub struct Drain;
+
+impl Step for Drain {
+    async fn run<S: Inner>(&self, _: &AppState, req: Request, next: Next<S>) -> Response {
+        let req = req.map(|body| {
+            if http_body::Body::is_end_stream(&body) {
+                body
+            } else {
+                Body::new(DrainOnDrop(Some(body)))
+            }
+        });
+        next.run(req).await
+    }
 }
 
 struct DrainOnDrop(Option<Body>);

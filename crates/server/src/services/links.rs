@@ -3,10 +3,25 @@
 //!
 //! `code` = base64url(`<expiry unix secs>.<file_token>`) `.` base64url(HMAC-SHA256).
 
+use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+/// The base of links: `--public-url`, else the Host the caller used.
+pub fn public_base(public_url: Option<&str>, headers: &HeaderMap) -> String {
+    match public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
 
 fn mac(secret: &[u8; 32], payload: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");

@@ -1,12 +1,12 @@
-//! The answer to a permitted download: conditional requests (304), `If-Range`, Range
-//! (206, multipart, 416), HEAD, and the body streamed from the blob store.
-//! Temporary download links will serve through this too.
+//! The answer to a permitted download (media downloads and temporary links alike):
+//! conditional requests (304), `If-Range`, Range (206, multipart, 416), HEAD, and the
+//! body as the blob store holds it (a file range goes out with `sendfile(2)`).
 
+use crate::body::ServedBody;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use bytes::Bytes;
 use feishu_media_proto::disposition;
 use feishu_media_proto::range::{self, ByteRange, RangeDecision};
@@ -99,14 +99,14 @@ pub async fn respond(
     media: &Media,
     method: &Method,
     headers: &HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response<ServedBody>, ApiError> {
     let v = Validators::of(media);
     if v.not_modified(headers) {
         return Ok(Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .header(header::ETAG, header_value(&v.etag))
             .header(header::LAST_MODIFIED, header_value(&v.last_modified))
-            .body(Body::empty())
+            .body(ServedBody::empty())
             .expect("valid response"));
     }
     let decision = decide(media, &v, method, headers);
@@ -122,17 +122,15 @@ pub async fn respond(
                 .unwrap_or(HeaderValue::from_static("attachment")),
         );
     let head = method == Method::HEAD;
-    let mut file_span = None;
     let (status, length, body) = match decision {
         RangeDecision::Unsatisfiable => return Err(ApiError::range_not_satisfiable(media.size)),
         RangeDecision::Full => {
             builder = builder.header(header::CONTENT_TYPE, content_type);
             let body = if head {
-                None
+                ServedBody::empty()
             } else {
-                Some(state.blobs.get(&media.digest, 0, media.size).await?)
+                ServedBody::from_payload(state.blobs.get(&media.digest, 0, media.size).await?)
             };
-            file_span = Some((0, media.size));
             (StatusCode::OK, media.size, body)
         }
         RangeDecision::Single(r) => {
@@ -140,9 +138,12 @@ pub async fn respond(
                 header::CONTENT_RANGE,
                 header_value(&r.content_range(media.size)),
             );
-            let body = state.blobs.get(&media.digest, r.start, r.end + 1).await?;
-            file_span = Some((r.start, r.len()));
-            (StatusCode::PARTIAL_CONTENT, r.len(), Some(body))
+            let payload = state.blobs.get(&media.digest, r.start, r.end + 1).await?;
+            (
+                StatusCode::PARTIAL_CONTENT,
+                r.len(),
+                ServedBody::from_payload(payload),
+            )
         }
         RangeDecision::Multi(ranges) => {
             let boundary = hex::encode(rand::random::<[u8; 12]>());
@@ -151,21 +152,13 @@ pub async fn respond(
                 header_value(&format!("multipart/byteranges; boundary={boundary}")),
             );
             let (length, body) = multipart(state, media, &content_type, &boundary, &ranges).await?;
-            (StatusCode::PARTIAL_CONTENT, length, Some(body))
+            let body = ServedBody::Body(Body::from_stream(body));
+            (StatusCode::PARTIAL_CONTENT, length, body)
         }
     };
-    // Whole or one range of a blob that is a file: the front sends it with sendfile(2).
-    if matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT)
-        && !head
-        && let Some((offset, len)) = file_span
-        && let Ok(Some(file)) = state.blobs.file(&media.digest).await
-    {
-        builder = builder.extension(crate::front::FileBody { file, offset, len });
-    }
     builder = builder
         .status(status)
         .header(header::CONTENT_LENGTH, length);
-    let body = body.map_or_else(Body::empty, Body::from_stream);
     Ok(builder.body(body).expect("valid response"))
 }
 
@@ -188,7 +181,13 @@ async fn multipart(
         );
         length += head.len() as u64 + r.len();
         pieces.push(once(head));
-        pieces.push(state.blobs.get(&media.digest, r.start, r.end + 1).await?);
+        pieces.push(
+            state
+                .blobs
+                .get(&media.digest, r.start, r.end + 1)
+                .await?
+                .into_stream(),
+        );
     }
     let tail = format!("\r\n--{boundary}--\r\n");
     length += tail.len() as u64;

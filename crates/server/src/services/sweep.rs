@@ -2,7 +2,7 @@
 //! stale temp files, and (at start-up only) blobs that no media points at.
 
 use crate::state::AppState;
-use feishu_media_store::{StoreResult, now_ms};
+use feishu_media_store::StoreResult;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -23,7 +23,8 @@ const STAGED_GRACE: Duration = Duration::from_secs(3600);
 /// before its media, so unreferenced blobs are left alone).
 pub async fn sweep(state: &AppState, at_startup: bool) -> StoreResult<Swept> {
     let mut swept = Swept::default();
-    for id in state.meta.expired_uploads(now_ms()).await? {
+    let now = state.clock.unix_ms();
+    for id in state.meta.expired_uploads(now).await? {
         state.blobs.discard_parts(&id).await?;
         state.meta.delete_upload(&id).await?;
         swept.upload_sessions += 1;
@@ -37,9 +38,9 @@ pub async fn sweep(state: &AppState, at_startup: bool) -> StoreResult<Swept> {
     swept.temp_files = state
         .blobs
         .sweep_staged(if at_startup {
-            Duration::ZERO
+            i64::MAX
         } else {
-            STAGED_GRACE
+            now - STAGED_GRACE.as_millis() as i64
         })
         .await?;
     if at_startup {

@@ -1,7 +1,7 @@
 //! Who may read which media: existence, tenant, document role, bitable `extra`
 //! (wire contract §3, checks 4 to 7, in that order).
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use feishu_media_proto::ErrorCode;

@@ -1,0 +1,40 @@
+//! Fault injection as a layer: the first rule that matches and fires for this request
+//! delays it, answers for it, or marks its body to be cut (which [`super::observe`]
+//! does). After authentication and rate limits, as testers expect: a fault never hides
+//! a token or scope error.
+
+use super::observe::{note, noted};
+use super::{Inner, Matched, Next, Request, Response, Step, served};
+use crate::caller::Caller;
+use crate::state::AppState;
+use axum::response::IntoResponse;
+
+#[derive(Clone)]
+pub struct Fault;
+
+impl Step for Fault {
+    async fn run<S: Inner>(&self, state: &AppState, req: Request, next: Next<S>) -> Response {
+        let Some(spec) = Matched::of(&req).map(|m| m.spec()).filter(|s| s.faults) else {
+            return next.run(req).await;
+        };
+        let app_id = req.extensions().get::<Caller>().map(|c| c.app_id.as_str());
+        let file_token = noted(req.extensions(), |n| n.file_token.clone()).flatten();
+        let Some(action) = state
+            .faults
+            .decide(spec.name, app_id, file_token.as_deref())
+        else {
+            return next.run(req).await;
+        };
+        state.metrics.fault_fired(spec.name);
+        if let Some(ms) = action.delay_ms {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        if let Some(e) = action.error() {
+            return served(e.into_response());
+        }
+        if let Some(bytes) = action.cut_after_bytes {
+            note(req.extensions(), |n| n.cut_after_bytes = Some(bytes));
+        }
+        next.run(req).await
+    }
+}

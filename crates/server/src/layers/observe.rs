@@ -1,0 +1,109 @@
+//! The outermost layer: a log id in, `X-Tt-Logid` out, one log line per request, its
+//! metrics and its entry in the request log; and the body cut a fault rule asked for.
+
+use super::{Inner, Matched, Next, Request, Response, Step};
+use crate::error::FeishuCode;
+use crate::request_log::LoggedRequest;
+use crate::state::AppState;
+use axum::http::{HeaderValue, header};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What the layers and handlers learn about a request that its log line reports (who
+/// called, which media). Shared through the request's extensions.
+#[derive(Debug, Default)]
+pub struct RequestNotes {
+    pub app_id: Option<String>,
+    pub file_token: Option<String>,
+    /// Set by a fault rule: close the connection after this many body bytes.
+    pub cut_after_bytes: Option<u64>,
+}
+
+pub type NotesSlot = Arc<Mutex<RequestNotes>>;
+
+/// Records a note if the request carries a slot (router tests without the layer do not).
+pub fn note(extensions: &axum::http::Extensions, f: impl FnOnce(&mut RequestNotes)) {
+    if let Some(slot) = extensions.get::<NotesSlot>()
+        && let Ok(mut notes) = slot.lock()
+    {
+        f(&mut notes);
+    }
+}
+
+/// The notes so far.
+pub fn noted<T>(
+    extensions: &axum::http::Extensions,
+    f: impl FnOnce(&RequestNotes) -> T,
+) -> Option<T> {
+    let slot = extensions.get::<NotesSlot>()?;
+    slot.lock().ok().map(|n| f(&n))
+}
+
+#[derive(Clone)]
+pub struct Observe;
+
+impl Step for Observe {
+    async fn run<S: Inner>(&self, state: &AppState, mut req: Request, next: Next<S>) -> Response {
+        let started = Instant::now();
+        let log_id = crate::log_id::new(state.clock.unix_ms());
+        let slot = NotesSlot::default();
+        let endpoint = Matched::of(&req).map_or("other", |m| m.spec().name);
+        if let Some(token) = Matched::of(&req).and_then(|m| m.param.clone()) {
+            slot.lock().expect("new").file_token = Some(token);
+        }
+        req.extensions_mut().insert(slot.clone());
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+
+        let mut resp = crate::log_id::scope(log_id.clone(), next.run(req)).await;
+
+        if let Ok(v) = HeaderValue::from_str(&log_id) {
+            resp.headers_mut().insert("x-tt-logid", v);
+        }
+        let code = resp.extensions().get::<FeishuCode>().map_or(0, |c| c.0);
+        let bytes = resp
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .or_else(|| http_body::Body::size_hint(resp.body()).exact())
+            .unwrap_or(0);
+        let notes = slot
+            .lock()
+            .map(|n| (n.app_id.clone(), n.file_token.clone(), n.cut_after_bytes))
+            .unwrap_or_default();
+        let status = resp.status().as_u16();
+        let took = started.elapsed();
+        state.metrics.request(endpoint, status, bytes, took);
+        state.requests.push(LoggedRequest {
+            time_ms: state.clock.unix_ms() - took.as_millis() as i64,
+            method: method.to_string(),
+            path: path.clone(),
+            endpoint: endpoint.to_owned(),
+            app_id: notes.0.clone(),
+            file_token: notes.1.clone(),
+            status,
+            code,
+            bytes,
+            duration_ms: took.as_secs_f64() * 1000.0,
+            log_id: log_id.clone(),
+        });
+        if let Some(limit) = notes.2 {
+            resp = resp.map(|body| body.cut(limit));
+        }
+        tracing::info!(
+            target: "feishu_media::request",
+            method = %method,
+            path = %path,
+            app = notes.0.as_deref().unwrap_or("-"),
+            file_token = notes.1.as_deref().unwrap_or("-"),
+            status,
+            code,
+            bytes,
+            duration_ms = took.as_secs_f64() * 1000.0,
+            log_id = %log_id,
+            "request"
+        );
+        resp
+    }
+}

@@ -1,0 +1,51 @@
+//! Request bodies read whole: always under a limit, and JSON parsed one way, with errors
+//! that name the JSON path at fault (`$.size: invalid type…`).
+
+use crate::error::ApiError;
+use axum::extract::{FromRequest, Request};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+/// The longest JSON body of the public API (tokens, `upload_prepare`, `upload_finish`):
+/// the largest field the SDKs send is `extra`, well under this.
+pub const JSON_MAX: usize = 64 * 1024;
+
+/// The whole body, refused past `MAX` bytes before more is read.
+pub struct Limited<const MAX: usize>(pub Bytes);
+
+impl<S: Send + Sync, const MAX: usize> FromRequest<S> for Limited<MAX> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        axum::body::to_bytes(req.into_body(), MAX)
+            .await
+            .map(Limited)
+            .map_err(|e| {
+                ApiError::params(format!(
+                    "the body could not be read whole: it must be at most {MAX} bytes ({e})"
+                ))
+            })
+    }
+}
+
+/// A JSON body of at most `MAX` bytes, parsed into `T`.
+pub struct Json<T, const MAX: usize = JSON_MAX>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned, const MAX: usize> FromRequest<S> for Json<T, MAX> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let Limited(bytes) = Limited::<MAX>::from_request(req, state).await?;
+        parse(&bytes).map(Json).map_err(ApiError::params)
+    }
+}
+
+/// `bytes` as a `T`; the error names the JSON path (`$` for the whole body).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_owned() } else { path };
+        format!("{path}: {}", e.into_inner())
+    })
+}

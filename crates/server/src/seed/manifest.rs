@@ -1,0 +1,142 @@
+//! The manifest's schema (`../shared/spec/seed-manifest.md`), its parser, and what a
+//! load reports. Types only: [`super`] applies them.
+
+use feishu_media_store::{BitableLocation, RateLimit};
+use serde::{Deserialize, Deserializer};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub apps: Vec<AppSpec>,
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    #[serde(default)]
+    pub user_tokens: Vec<UserTokenSpec>,
+    #[serde(default)]
+    pub documents: Vec<DocumentSpec>,
+    #[serde(default)]
+    pub media: Vec<MediaSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    pub app_id: String,
+    pub app_secret: String,
+    pub tenant_key: String,
+    pub scopes: Vec<String>,
+    /// Absent: Feishu's default; `null`: no limits.
+    #[serde(default, deserialize_with = "present")]
+    pub rate_limit: Option<Option<RateLimit>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub user_id: String,
+    pub tenant_key: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserTokenSpec {
+    pub token: String,
+    pub app_id: String,
+    pub user_id: String,
+    pub scopes: Vec<String>,
+    /// Seconds; zero or negative makes a token that exists but has expired.
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentSpec {
+    pub token: String,
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    pub tenant_key: String,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub members: Vec<MemberSpec>,
+    #[serde(default)]
+    pub advanced_permission: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSpec {
+    pub principal: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSpec {
+    pub file_token: String,
+    pub document: String,
+    pub parent_type: String,
+    #[serde(default)]
+    pub parent_node: Option<String>,
+    pub file_name: String,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub content_text: Option<String>,
+    #[serde(default)]
+    pub content_base64: Option<String>,
+    #[serde(default)]
+    pub bitable: Option<BitableLocation>,
+    #[serde(default)]
+    pub deleted: Option<bool>,
+}
+
+/// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A manifest refused: the JSON path of the first fault and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SeedError {
+    pub path: String,
+    pub message: String,
+}
+
+impl SeedError {
+    pub(crate) fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a load wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SeedReport {
+    pub apps: usize,
+    pub users: usize,
+    pub user_tokens: usize,
+    pub documents: usize,
+    pub media: usize,
+}
+
+/// Parses manifest JSON; errors name the JSON path (`documents[2].members[0].role`).
+pub fn parse(bytes: &[u8]) -> Result<Manifest, SeedError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_owned() } else { path };
+        SeedError::at(path, e.into_inner().to_string())
+    })
+}
