@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::quota::{Limiter, Quota};
 use crate::retry::{RetryPolicy, retryable};
+use feishu_media_proto::endpoint;
 use feishu_media_proto::envelope::{AppCredentials, TenantAccessTokenResponse};
 use reqwest::header::HeaderMap;
 use std::sync::Arc;
@@ -189,7 +190,7 @@ impl Client {
             let sent = self
                 .inner
                 .http
-                .post(self.url("/open-apis/auth/v3/tenant_access_token/internal"))
+                .post(self.url(endpoint::TENANT_ACCESS_TOKEN))
                 .json(&body)
                 .send()
                 .await;
@@ -343,7 +344,7 @@ impl Client {
         if let Some(e) = extra {
             query.push(("extra", e));
         }
-        let url = self.url("/open-apis/drive/v1/medias/batch_get_tmp_download_url");
+        let url = self.url(endpoint::BATCH_GET_TMP_DOWNLOAD_URL);
         let answer = self
             .send(
                 |http, auth| http.get(&url).header("Authorization", auth).query(&query),

@@ -126,10 +126,7 @@ impl Client {
         if_range: Option<&str>,
         extra: Option<&str>,
     ) -> Result<Fetched> {
-        let url = self.url(&format!(
-            "/open-apis/drive/v1/medias/{}/download",
-            encode_segment(file_token)
-        ));
+        let url = self.url(&feishu_media_proto::endpoint::download_path(file_token));
         let range_value = range.map(|(a, b)| match b {
             Some(b) => format!("bytes={a}-{b}"),
             None => format!("bytes={a}-"),
@@ -628,16 +625,4 @@ impl Work {
         let _ = tokio::fs::remove_file(&self.part).await;
         let _ = tokio::fs::remove_file(&self.state).await;
     }
-}
-
-/// A file token as one path segment (tokens are plain, but nothing is assumed).
-fn encode_segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
 }

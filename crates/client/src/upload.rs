@@ -3,6 +3,7 @@
 
 use crate::client::Client;
 use crate::error::{Error, Result};
+use feishu_media_proto::endpoint;
 use feishu_media_proto::upload::{
     Adler32, BLOCK_SIZE, FileTokenData, FinishRequest, PrepareData, PrepareRequest, UPLOAD_ALL_MAX,
     block_len,
@@ -40,7 +41,7 @@ impl Client {
                 "upload_all takes at most 20 MiB; use upload_file".into(),
             ));
         }
-        let url = self.url("/open-apis/drive/v1/medias/upload_all");
+        let url = self.url(endpoint::UPLOAD_ALL);
         let checksum = Adler32::of(&bytes).to_string();
         let size = bytes.len().to_string();
         let bytes = bytes::Bytes::from(bytes);
@@ -181,9 +182,7 @@ impl Client {
             size: size as i64,
             extra: target.extra.clone(),
         };
-        let plan: PrepareData = self
-            .post_json("/open-apis/drive/v1/medias/upload_prepare", &prepare)
-            .await?;
+        let plan: PrepareData = self.post_json(endpoint::UPLOAD_PREPARE, &prepare).await?;
         if plan.block_size != BLOCK_SIZE {
             return Err(Error::Inconsistent(format!(
                 "block size {} where {BLOCK_SIZE} was expected",
@@ -205,7 +204,7 @@ impl Client {
         // Blocks go up a few at a time, so the client's reading and the server's writing
         // overlap; each is read from the file with a positioned read, only when sent.
         let file = std::sync::Arc::new(std::fs::File::open(path)?);
-        let url = self.url("/open-apis/drive/v1/medias/upload_part");
+        let url = self.url(endpoint::UPLOAD_PART);
         let upload_id = progress.upload_id.clone();
         let block_num = progress.block_num;
         let missing: Vec<u64> = (0..block_num)
@@ -280,9 +279,7 @@ impl Client {
             upload_id,
             block_num: block_num as i64,
         };
-        let data: FileTokenData = self
-            .post_json("/open-apis/drive/v1/medias/upload_finish", &finish)
-            .await?;
+        let data: FileTokenData = self.post_json(endpoint::UPLOAD_FINISH, &finish).await?;
         Ok(data.file_token)
     }
 

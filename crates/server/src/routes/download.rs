@@ -3,9 +3,9 @@
 //! the front sends with `sendfile(2)`, so they return a [`crate::body::ServedBody`]
 //! rather than going through axum.
 
-use crate::gateway::query_param;
 use crate::caller::{Caller, LinkGrant};
 use crate::error::ApiError;
+use crate::gateway::query_param;
 use crate::layers::{Matched, Response};
 use crate::services::access::readable_media;
 use crate::services::media::respond;
