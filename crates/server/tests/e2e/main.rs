@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod download;
+mod expiry;
 mod faults;
 mod front;
 mod hostile;

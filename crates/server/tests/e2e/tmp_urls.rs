@@ -12,7 +12,7 @@ fn batch_url(s: &TestServer, tokens: &[&str]) -> String {
     ))
 }
 
-async fn links(s: &TestServer, token: &str, tokens: &[&str]) -> Vec<Value> {
+pub async fn links(s: &TestServer, token: &str, tokens: &[&str]) -> Vec<Value> {
     let d = expect_data(get(&batch_url(s, tokens), token, &[]).await).await;
     d["tmp_download_urls"].as_array().unwrap().clone()
 }
@@ -161,7 +161,12 @@ async fn tampered_truncated_expired_and_missing_codes_are_refused() {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("99999999999.boxCn")
     };
     let tag = code.split('.').nth(1).unwrap();
-    let expired = feishu_media_server::services::links::sign(&s.state.secret, "boxHundred", 1_000);
+    // Signed genuinely, but it expired a second ago by the server's clock.
+    let expired = feishu_media_server::services::links::sign(
+        &s.state.secret,
+        "boxHundred",
+        s.state.clock.unix_secs() - 1,
+    );
     for bad in [
         format!("{base}?code={}", &code[..code.len() - 3]),
         format!("{base}?code={}A", code),

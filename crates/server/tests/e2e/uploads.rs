@@ -395,7 +395,7 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
 
 // --- chunked ---------------------------------------------------------------------------
 
-async fn prepare(s: &TestServer, token: &str, name: &str, size: u64) -> reqwest::Response {
+pub async fn prepare(s: &TestServer, token: &str, name: &str, size: u64) -> reqwest::Response {
     post_json(
         &s.url("/open-apis/drive/v1/medias/upload_prepare"),
         token,
@@ -404,7 +404,7 @@ async fn prepare(s: &TestServer, token: &str, name: &str, size: u64) -> reqwest:
     .await
 }
 
-async fn part(
+pub async fn part(
     s: &TestServer,
     token: &str,
     upload_id: &str,
@@ -563,10 +563,11 @@ async fn chunked_upload_errors() {
     )
     .await;
 
-    // Expired sessions answer like unknown ones.
-    let mut session = s.state.meta.upload(&id).await.unwrap().unwrap();
-    session.expires_at_ms = 1;
-    s.state.meta.put_upload(&session).await.unwrap();
+    // Expired sessions answer like unknown ones (the token is renewed: it expires too).
+    s.state
+        .clock
+        .advance(std::time::Duration::from_secs(24 * 3600));
+    let token = s.tenant_token("cli_up", "sec-u").await;
     expect_error(part(&s, &token, &id, 1, &last, None).await, 400, 1061021).await;
     assert!(temp_files(&s).is_empty());
 }
@@ -628,9 +629,9 @@ async fn sweeps_remove_expired_sessions_orphan_blocks_and_orphan_blobs() {
         .unwrap()
         .to_owned();
     expect_data(part(&s, &token, &id, 0, &[1u8; 10], None).await).await;
-    let mut session = s.state.meta.upload(&id).await.unwrap().unwrap();
-    session.expires_at_ms = 1;
-    s.state.meta.put_upload(&session).await.unwrap();
+    s.state
+        .clock
+        .advance(std::time::Duration::from_secs(24 * 3600));
     // Blocks of an upload whose session is gone, and a blob no media points at.
     s.state
         .blobs
