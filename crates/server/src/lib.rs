@@ -52,6 +52,8 @@ pub mod seed;
 mod serve;
 pub mod services;
 pub mod state;
+#[cfg(test)]
+mod testing;
 
 pub use app::{App, app};
 pub use config::ServerConfig;

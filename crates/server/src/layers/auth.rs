@@ -162,3 +162,130 @@ fn scope_error(code: ErrorCode, accepted: &[&str]) -> ApiError {
         .collect();
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+
+    const URL: &str = "/open-apis/drive/v1/medias/boxA/download";
+
+    async fn code_for(auth: Option<&str>) -> (u16, i64) {
+        let s = state().await;
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        status_and_code(call(&s, get(URL, &headers)).await).await
+    }
+
+    #[tokio::test]
+    async fn the_token_table() {
+        for (auth, want) in [
+            (None, (400, 99991661)),
+            (Some("Basic abc"), (400, 99991661)),
+            (Some("Bearer"), (400, 99991661)),
+            (Some("Bearer x-123"), (400, 99991671)),
+            (Some("Bearer a-123"), (400, 99991663)),
+            (Some("Bearer t-unknown"), (400, 99991663)),
+            (Some("Bearer u-unknown"), (400, 99991668)),
+            (Some("Bearer eyJunknown"), (400, 99991668)),
+            (Some("Bearer u-noscope"), (400, 99991679)),
+            (Some("bearer u-good"), (200, 0)),
+        ] {
+            assert_eq!(code_for(auth).await, want, "{auth:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn tenant_tokens_need_a_scope_and_expire() {
+        let s = state().await;
+        let none = tenant_token(&s, "cli_none", "sec-n").await;
+        let (status, _, body) = answer(
+            call(
+                &s,
+                get(URL, &[("authorization", &format!("Bearer {none}"))]),
+            )
+            .await,
+        )
+        .await;
+        let env: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (status.as_u16(), env["code"].as_i64()),
+            (400, Some(99991672))
+        );
+        assert!(
+            env["msg"]
+                .as_str()
+                .unwrap()
+                .contains("drive:drive:readonly")
+        );
+        assert_eq!(
+            env["error"]["permission_violations"]
+                .as_array()
+                .unwrap()
+                .len(),
+            feishu_media_proto::scope::DOWNLOAD.len()
+        );
+        let good = format!("Bearer {}", tenant_token(&s, "cli_a", "sec-a").await);
+        assert_eq!(
+            status_and_code(call(&s, get(URL, &[("authorization", &good)])).await).await,
+            (200, 0)
+        );
+        s.clock.advance(std::time::Duration::from_secs(7200));
+        assert_eq!(
+            status_and_code(call(&s, get(URL, &[("authorization", &good)])).await).await,
+            (400, 99991663)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_admin_api_is_absent_unless_configured_then_needs_its_token() {
+        let off = state().await;
+        let (status, headers, body) = answer(call(&off, get("/_admin/v1/apps", &[])).await).await;
+        assert_eq!(status, 404);
+        assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(body, b"404 page not found");
+        let on = state_with(world(), |c| c.admin_token = Some("adm".into())).await;
+        for auth in [None, Some("Bearer nope"), Some("Bearer adm2")] {
+            let headers: Vec<(&str, &str)> =
+                auth.map(|a| ("authorization", a)).into_iter().collect();
+            assert_eq!(
+                status_and_code(call(&on, get("/_admin/v1/apps", &headers)).await).await,
+                (401, 1069401)
+            );
+        }
+        let (status, _) = status_and_code(
+            call(
+                &on,
+                get("/_admin/v1/apps", &[("authorization", "Bearer adm")]),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+
+    #[tokio::test]
+    async fn temporary_links_are_checked_before_anything_else() {
+        let s = state().await;
+        let link = |code: &str| {
+            get(
+                &format!("/space/api/box/stream/download/authcode/?code={code}"),
+                &[],
+            )
+        };
+        assert_eq!(
+            status_and_code(call(&s, link("garbage")).await).await,
+            (403, 1061004)
+        );
+        let good = crate::services::links::sign(&s.secret, "boxA", s.clock.unix_secs() + 10);
+        assert_eq!(status_and_code(call(&s, link(&good)).await).await, (200, 0));
+        let gone = crate::services::links::sign(&s.secret, "boxGone", s.clock.unix_secs() + 10);
+        assert_eq!(
+            status_and_code(call(&s, link(&gone)).await).await,
+            (404, 1061007)
+        );
+        s.clock.advance(std::time::Duration::from_secs(10));
+        assert_eq!(
+            status_and_code(call(&s, link(&good)).await).await,
+            (403, 1061004)
+        );
+    }
+}

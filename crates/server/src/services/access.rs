@@ -81,3 +81,64 @@ pub async fn readable_media(
     }
     Ok(media)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+
+    async fn download(token: &str, file_token: &str, extra: Option<&str>) -> (u16, i64) {
+        let s = state().await;
+        let token = if token.starts_with("u-") {
+            token.to_owned()
+        } else {
+            let (app, secret) = token.split_once(':').unwrap();
+            tenant_token(&s, app, secret).await
+        };
+        let mut uri = format!("/open-apis/drive/v1/medias/{file_token}/download");
+        if let Some(e) = extra {
+            uri += &format!(
+                "?extra={}",
+                percent_encoding::utf8_percent_encode(e, percent_encoding::NON_ALPHANUMERIC)
+            );
+        }
+        let auth = format!("Bearer {token}");
+        status_and_code(call(&s, get(&uri, &[("authorization", &auth)])).await).await
+    }
+
+    const EXTRA: &str =
+        r#"{"bitablePerm":{"tableId":"tblA","attachments":{"fldA":{"recA":["boxBit"]}}}}"#;
+
+    #[tokio::test]
+    async fn checks_four_to_seven_in_order() {
+        for (who, token, extra, want) in [
+            ("cli_a:sec-a", "boxNope", None, (404, 1061003)),
+            ("cli_a:sec-a", "boxGone", None, (404, 1061007)),
+            ("cli_far:sec-f", "boxA", None, (403, 1061004)),
+            ("cli_out:sec-o", "boxA", None, (403, 1061004)),
+            ("cli_a:sec-a", "boxA", None, (200, 0)),
+            ("u-good", "boxA", None, (200, 0)),
+            ("cli_bit:sec-b", "boxBit", None, (400, 1061002)),
+            ("cli_bit:sec-b", "boxBit", Some("{not json"), (400, 1061002)),
+            (
+                "cli_bit:sec-b",
+                "boxBit",
+                Some(r#"{"bitablePerm":{"tableId":"tblB"}}"#),
+                (400, 1061002),
+            ),
+            ("cli_bit:sec-b", "boxBit", Some(EXTRA), (200, 0)),
+            (
+                "cli_bit:sec-b",
+                "boxBit",
+                Some(r#"{"bitablePerm":{"tableId":"tblA"}}"#),
+                (200, 0),
+            ),
+            ("cli_a:sec-a", "boxBit", Some(EXTRA), (403, 1061004)),
+        ] {
+            assert_eq!(
+                download(who, token, extra).await,
+                want,
+                "{who} {token} {extra:?}"
+            );
+        }
+    }
+}

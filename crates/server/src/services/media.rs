@@ -203,3 +203,80 @@ fn once(s: String) -> ByteStream {
         async move { Ok(Bytes::from(s)) },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+
+    async fn fetch(
+        method: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+        let s = state().await;
+        let mut req = get("/open-apis/drive/v1/medias/boxA/download", headers);
+        *req.method_mut() = method.parse().unwrap();
+        req.headers_mut()
+            .insert("authorization", "Bearer u-good".parse().unwrap());
+        let (status, h, body) = answer(call(&s, req).await).await;
+        (status.as_u16(), h, body)
+    }
+
+    #[tokio::test]
+    async fn validators_in_order() {
+        let (status, h, body) = fetch("GET", &[]).await;
+        assert_eq!((status, body.as_slice()), (200, &b"0123456789"[..]));
+        let etag = h["etag"].to_str().unwrap().to_owned();
+        let date = h["last-modified"].to_str().unwrap().to_owned();
+        let weak = format!("W/{etag}");
+
+        // If-None-Match (weak comparison) wins over If-Modified-Since, and over Range.
+        assert_eq!(fetch("GET", &[("if-none-match", &weak)]).await.0, 304);
+        assert_eq!(fetch("GET", &[("if-none-match", "\"x\", *")]).await.0, 304);
+        assert_eq!(
+            fetch("GET", &[("if-none-match", &etag), ("range", "bytes=0-1")])
+                .await
+                .0,
+            304
+        );
+        assert_eq!(
+            fetch(
+                "GET",
+                &[("if-none-match", "\"other\""), ("if-modified-since", &date)]
+            )
+            .await
+            .0,
+            200
+        );
+        assert_eq!(fetch("GET", &[("if-modified-since", &date)]).await.0, 304);
+        assert_eq!(
+            fetch(
+                "GET",
+                &[("if-modified-since", "Thu, 01 Jan 1970 00:00:00 GMT")]
+            )
+            .await
+            .0,
+            200
+        );
+
+        // If-Range: a strong match or the exact date keeps the Range; else the whole file.
+        let (status, _, body) = fetch("GET", &[("range", "bytes=2-3"), ("if-range", &etag)]).await;
+        assert_eq!((status, body.as_slice()), (206, &b"23"[..]));
+        assert_eq!(
+            fetch("GET", &[("range", "bytes=2-3"), ("if-range", &date)])
+                .await
+                .0,
+            206
+        );
+        for stale in [weak.as_str(), "\"other\"", "Thu, 01 Jan 1970 00:00:00 GMT"] {
+            let (status, _, body) =
+                fetch("GET", &[("range", "bytes=2-3"), ("if-range", stale)]).await;
+            assert_eq!((status, body.len()), (200, 10), "{stale}");
+        }
+
+        // HEAD answers the whole representation's headers, whatever the Range.
+        let (status, h, body) = fetch("HEAD", &[("range", "bytes=2-3")]).await;
+        assert_eq!((status, body.len()), (200, 0));
+        assert_eq!(h["content-length"], "10");
+        assert_eq!(fetch("GET", &[("range", "bytes=10-")]).await.0, 416);
+    }
+}
