@@ -9,46 +9,32 @@ use crate::error::StoreResult;
 use crate::meta::{Batch, MetaStore};
 use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
 use async_trait::async_trait;
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::sync::RwLock;
 
-/// Entries kept per kind before the cache starts over (tokens accumulate).
+/// Entries kept per kind; past it the least used go first (quick_cache's CLOCK-Pro).
 const MAX_ENTRIES: usize = 100_000;
 
-struct Map<V>(RwLock<HashMap<String, V>>);
+/// One kind's entries, by key.
+struct Map<V>(quick_cache::sync::Cache<String, V>);
 
 impl<V: Clone> Map<V> {
     fn new() -> Self {
-        Self(RwLock::new(HashMap::new()))
+        Self(quick_cache::sync::Cache::new(MAX_ENTRIES))
     }
 
     fn get(&self, k: &str) -> Option<V> {
-        self.0.read().ok()?.get(k).cloned()
+        self.0.get(k)
     }
 
     fn put(&self, k: &str, v: V) {
-        if let Ok(mut m) = self.0.write() {
-            if m.len() >= MAX_ENTRIES {
-                m.clear();
-            }
-            m.insert(k.to_owned(), v);
-        }
+        self.0.insert(k.to_owned(), v);
     }
 
-    fn drop_key<Q: ?Sized + Hash + Eq>(&self, k: &Q)
-    where
-        String: std::borrow::Borrow<Q>,
-    {
-        if let Ok(mut m) = self.0.write() {
-            m.remove(k);
-        }
+    fn drop_key(&self, k: &str) {
+        self.0.remove(k);
     }
 
     fn clear(&self) {
-        if let Ok(mut m) = self.0.write() {
-            m.clear();
-        }
+        self.0.clear();
     }
 }
 

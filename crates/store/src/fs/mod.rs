@@ -29,59 +29,32 @@ pub struct FsBlobs {
     /// Small blobs kept in memory: blobs never change, so a copy is never stale.
     hot: HotBlobs,
     /// Blob files kept open for `sendfile(2)`, for the same reason.
-    open_files: std::sync::Mutex<std::collections::HashMap<String, (Arc<std::fs::File>, u64)>>,
+    open_files: OpenFiles,
 }
 
-/// At most this many blob files are kept open; when full, the set starts over.
+/// At most this many blob files are kept open; the least used are closed first.
 const OPEN_FILES_MAX: usize = 256;
 
 /// Blobs of at most this size are kept in memory once read.
 const HOT_BLOB_MAX: u64 = 1024 * 1024;
-/// The memory the hot blobs may take in all; the oldest go first.
+/// The memory the hot blobs may take in all.
 const HOT_BUDGET: usize = 32 * 1024 * 1024;
 
-#[derive(Default)]
-struct HotBlobs(std::sync::Mutex<HotInner>);
+/// Small blobs kept in memory, weighed by their size (quick_cache: CLOCK-Pro eviction,
+/// so a scan of many cold blobs does not push out the hot ones).
+type HotBlobs = quick_cache::sync::Cache<String, bytes::Bytes, BlobWeight>;
 
-#[derive(Default)]
-struct HotInner {
-    blobs: std::collections::HashMap<String, bytes::Bytes>,
-    order: std::collections::VecDeque<String>,
-    bytes: usize,
-}
+#[derive(Clone)]
+struct BlobWeight;
 
-impl HotBlobs {
-    fn get(&self, key: &str) -> Option<bytes::Bytes> {
-        self.0.lock().ok()?.blobs.get(key).cloned()
-    }
-
-    fn put(&self, key: &str, blob: bytes::Bytes) {
-        let Ok(mut h) = self.0.lock() else { return };
-        if h.blobs.contains_key(key) {
-            return;
-        }
-        while h.bytes + blob.len() > HOT_BUDGET {
-            let Some(old) = h.order.pop_front() else {
-                break;
-            };
-            if let Some(b) = h.blobs.remove(&old) {
-                h.bytes -= b.len();
-            }
-        }
-        h.bytes += blob.len();
-        h.order.push_back(key.to_owned());
-        h.blobs.insert(key.to_owned(), blob);
-    }
-
-    fn remove(&self, key: &str) {
-        if let Ok(mut h) = self.0.lock()
-            && let Some(b) = h.blobs.remove(key)
-        {
-            h.bytes -= b.len();
-            h.order.retain(|k| k != key);
-        }
+impl quick_cache::Weighter<String, bytes::Bytes> for BlobWeight {
+    fn weight(&self, _: &String, blob: &bytes::Bytes) -> u64 {
+        blob.len().max(1) as u64
     }
 }
+
+/// Blob files kept open, with their sizes.
+type OpenFiles = quick_cache::sync::Cache<String, (Arc<std::fs::File>, u64)>;
 
 fn slice(blob: &bytes::Bytes, start: u64, end: u64) -> bytes::Bytes {
     let end = (end as usize).min(blob.len());
@@ -105,8 +78,9 @@ impl FsBlobs {
             blobs: root.join("blobs"),
             parts: Arc::new(parts::Parts::new(root.join("parts"), root.join("tmp"))),
             tmp: root.join("tmp"),
-            hot: HotBlobs::default(),
-            open_files: Default::default(),
+            // The item estimate only sizes the tables: small media are a few KiB.
+            hot: HotBlobs::with_weighter(HOT_BUDGET / 4096, HOT_BUDGET as u64, BlobWeight),
+            open_files: OpenFiles::new(OPEN_FILES_MAX),
         };
         // No write is under way while the store opens: every temp file is a leftover.
         let swept = store.sweep_staged(i64::MAX).await?;
@@ -335,11 +309,7 @@ impl BlobStore for FsBlobs {
             let len = len.min(size - offset);
             Payload::File(FileRange { file, offset, len })
         };
-        let open = self
-            .open_files
-            .lock()
-            .ok()
-            .and_then(|f| f.get(digest).cloned());
+        let open = self.open_files.get(digest);
         // A short read of a small blob goes through the hop below once, which keeps the
         // whole blob in memory for the next ones; any other read of an open file is a
         // range of it, with no hop at all.
@@ -366,18 +336,13 @@ impl BlobStore for FsBlobs {
         .map_err(|e| StoreError::Backend(format!("read task: {e}")))??;
         Ok(match opened {
             Opened::Whole(bytes) => {
-                self.hot.put(digest, bytes.clone());
+                self.hot.insert(digest.to_owned(), bytes.clone());
                 Payload::Bytes(slice(&bytes, start, end))
             }
             Opened::Range(bytes) => Payload::Bytes(bytes),
             Opened::File(file, size) => {
                 let open = (Arc::new(file), size);
-                if let Ok(mut files) = self.open_files.lock() {
-                    if files.len() >= OPEN_FILES_MAX {
-                        files.clear();
-                    }
-                    files.insert(digest.to_owned(), open.clone());
-                }
+                self.open_files.insert(digest.to_owned(), open.clone());
                 range(open)
             }
         })
@@ -396,9 +361,7 @@ impl BlobStore for FsBlobs {
 
     async fn delete(&self, digest: &str) -> StoreResult<()> {
         self.hot.remove(digest);
-        if let Ok(mut files) = self.open_files.lock() {
-            files.remove(digest);
-        }
+        self.open_files.remove(digest);
         let Ok(path) = self.path(digest) else {
             return Ok(());
         };
