@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Seconds a chunked upload may stay unfinished.
     #[arg(long, env = "FEISHU_MEDIA_UPLOAD_TTL", default_value_t = 24 * 3600)]
     upload_ttl: u64,
+    /// Seconds a request body may send nothing before the request is abandoned (400).
+    #[arg(long, env = "FEISHU_MEDIA_BODY_IDLE_TIMEOUT", default_value_t = 30)]
+    body_idle_timeout: u64,
     /// Bearer token of the admin API (`/_admin/v1/`); without one the admin API is off.
     /// `--demo` makes one up when none is given.
     #[arg(long, env = "FEISHU_MEDIA_ADMIN_TOKEN", hide_env_values = true)]
@@ -101,6 +104,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         secret: secret.as_deref().map(config::secret_from_text),
         tmp_url_ttl: Duration::from_secs(args.tmp_url_ttl),
         upload_ttl: Duration::from_secs(args.upload_ttl),
+        body_idle_timeout: Duration::from_secs(args.body_idle_timeout.max(1)),
         admin_token: admin_token.clone(),
         ..ServerConfig::default()
     };

@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub frozen_clock: bool,
     /// How often expired upload sessions and stale temp files are swept.
     pub sweep_interval: Duration,
+    /// A request body that sends nothing for this long is abandoned (the handler sees a
+    /// failed body and answers 400; a client that stalls cannot hold a request forever).
+    pub body_idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +56,7 @@ impl Default for ServerConfig {
             frozen_clock: false,
             day_offset_hours: 8,
             sweep_interval: Duration::from_secs(600),
+            body_idle_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -32,6 +32,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, Re
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower::ServiceExt;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// The longest request head taken here; a longer one goes to hyper, which refuses it.
 const HEAD_MAX: usize = 16 * 1024;
@@ -48,6 +49,7 @@ pub async fn serve_connection(
     mut stream: TcpStream,
     app: App,
     http: hyper::server::conn::http1::Builder,
+    body_idle_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut buf = BytesMut::with_capacity(8 * 1024);
@@ -75,6 +77,9 @@ pub async fn serve_connection(
                 prefix: buf.freeze(),
                 stream,
             });
+            let app = tower::ServiceBuilder::new()
+                .layer(RequestBodyTimeoutLayer::new(body_idle_timeout))
+                .service(app);
             let conn = http.serve_connection(io, TowerToHyperService::new(app));
             tokio::pin!(conn);
             let ended = tokio::select! {

@@ -54,7 +54,13 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let conn = front::serve_connection(stream, app.clone(), http.clone(), stop.clone());
+                let conn = front::serve_connection(
+                    stream,
+                    app.clone(),
+                    http.clone(),
+                    state.config.body_idle_timeout,
+                    stop.clone(),
+                );
                 let alive = alive.clone();
                 tokio::spawn(async move {
                     conn.await;

@@ -764,3 +764,38 @@ async fn an_upload_refused_early_gets_its_answer_not_a_reset() {
     assert!(text.contains("99991663"), "{text}");
     assert_eq!(text.matches("HTTP/1.1 ").count(), 2, "{text}");
 }
+
+#[tokio::test]
+async fn a_body_that_stalls_is_abandoned_after_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with_config(world(), |c| {
+        c.body_idle_timeout = std::time::Duration::from_millis(500)
+    })
+    .await;
+    let token = s.tenant_token("cli_up", "sec-u").await;
+    let before = media_count(&s).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /open-apis/drive/v1/medias/upload_all HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=XX\r\n\
+         Content-Length: 100000\r\n\r\n--XX\r\nContent-Disposition: form-data; name=\"file\"; \
+         filename=\"a\"\r\n\r\nsome bytes, then nothing"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server gives up on the body, not the test")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("1061002"), "{answer}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400));
+    assert_eq!(media_count(&s).await, before, "nothing stored");
+    assert!(temp_files(&s).is_empty(), "nothing staged is left");
+}
