@@ -24,6 +24,9 @@ log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+log "no import cycle of more than 3 files in the server and store crates"
+python3 scripts/module-cycles.py crates/server/src 3
+python3 scripts/module-cycles.py crates/store/src 3
 
 # --- Rust suites -----------------------------------------------------------------------
 log "cargo test"

@@ -2,14 +2,21 @@
 //!
 //! # Layout
 //!
+//! Dependencies run one way: the crate depends on `feishu-media-proto` only (for wire
+//! types such as `ParentType`), never on the server. Inside it, `model`, `error`,
+//! `meta` and `blob` are the contract; the backends (`memory`, `sqlite`, `fs`) and the
+//! `cache` wrapper implement it and import nothing of one another; `conformance` tests
+//! any of them. The store reads no clock: times come in as arguments.
+//!
 //! - [`model`]: what is stored (apps, users, access tokens, documents, media).
 //! - [`meta`]: the [`MetaStore`] trait (metadata) and the [`Batch`] it writes atomically.
-//! - [`blob`]: the [`BlobStore`] trait (content-addressed bytes, read by range as a stream).
+//! - [`blob`]: the [`BlobStore`] trait (content-addressed bytes; a read is a [`Payload`]:
+//!   bytes in memory, a range of a local file for `sendfile(2)`, or a stream).
 //! - [`memory`]: both traits in memory (`--memory`, tests).
 //! - [`sqlite`] + [`fs`]: the embedded default, SQLite metadata and blob files written
 //!   atomically (temp file, fsync, rename); chunked uploads written in place, one file
 //!   per upload, hashed as blocks arrive.
-//! - [`cache`]: a read-through cache in front of any metadata store (the hot path).
+//! - [`cache`]: a read-through cache (quick_cache) in front of any metadata store.
 //! - [`conformance`]: the one suite every backend must pass; each backend's tests call it.
 
 pub mod blob;
