@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// `--demo` makes one up when none is given.
     #[arg(long, env = "FEISHU_MEDIA_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// The one folder the admin API may read media `path`s from; without it the admin
+    /// API reads no files (media bytes come in the request).
+    #[arg(long, env = "FEISHU_MEDIA_FIXTURES_DIR")]
+    fixtures_dir: Option<PathBuf>,
     /// A JSON file of fault-injection rules to start with.
     #[arg(long, env = "FEISHU_MEDIA_FAULTS")]
     faults: Option<PathBuf>,
@@ -106,6 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         upload_ttl: Duration::from_secs(args.upload_ttl),
         body_idle_timeout: Duration::from_secs(args.body_idle_timeout.max(1)),
         admin_token: admin_token.clone(),
+        fixtures_dir: args.fixtures_dir.clone(),
         ..ServerConfig::default()
     };
     let state = AppState::open(config)

@@ -636,6 +636,9 @@ fn media_server(dir: &Path, media: &[(&str, &Path)]) -> Server {
         path.to_str().unwrap(),
         "--admin-token",
         "adm",
+        // The resume test re-seeds a media from a file through the admin API.
+        "--fixtures-dir",
+        dir.to_str().unwrap(),
     ])
 }
 

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub secret: Option<[u8; 32]>,
     /// The admin API's bearer token; `None` switches the admin API off.
     pub admin_token: Option<String>,
+    /// The one folder the admin API may read media files from (`--fixtures-dir`);
+    /// `None`: it reads none (bytes come in the request).
+    pub fixtures_dir: Option<PathBuf>,
     /// Hours east of UTC where the rate limits' day ends (Feishu: UTC+8).
     pub day_offset_hours: i64,
     /// Stop the server's clock (tests of rate limits advance it by hand).
@@ -53,6 +56,7 @@ impl Default for ServerConfig {
             tmp_url_ttl: Duration::from_secs(24 * 3600),
             secret: None,
             admin_token: None,
+            fixtures_dir: None,
             frozen_clock: false,
             day_offset_hours: 8,
             sweep_interval: Duration::from_secs(600),

@@ -81,6 +81,13 @@ impl ApiError {
         self
     }
 
+    /// 412: a precondition of the request (`If-Match`, `If-Unmodified-Since`) fails.
+    pub fn precondition_failed(hint: impl Into<String>) -> Self {
+        let mut e = Self::params(hint);
+        e.status = Some(StatusCode::PRECONDITION_FAILED);
+        e
+    }
+
     /// 416 with `Content-Range: bytes */size`.
     pub fn range_not_satisfiable(size: u64) -> Self {
         let mut e = Self::params(format!(

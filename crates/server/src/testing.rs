@@ -56,7 +56,7 @@ pub async fn state_with(manifest: Value, configure: impl FnOnce(&mut ServerConfi
     configure(&mut config);
     let state = AppState::open(config).await.expect("memory store");
     let manifest = crate::seed::parse(manifest.to_string().as_bytes()).expect("manifest");
-    crate::seed::apply(&state, &manifest, std::path::Path::new("."))
+    crate::seed::apply(&state, &manifest, None)
         .await
         .expect("manifest applies");
     state

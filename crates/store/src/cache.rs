@@ -41,6 +41,7 @@ impl<V: Clone> Map<V> {
 pub struct CachedMeta<M> {
     inner: M,
     apps: Map<App>,
+    users: Map<User>,
     tokens: Map<AccessToken>,
     documents: Map<Document>,
     media: Map<Media>,
@@ -51,16 +52,26 @@ impl<M: MetaStore> CachedMeta<M> {
         Self {
             inner,
             apps: Map::new(),
+            users: Map::new(),
             tokens: Map::new(),
             documents: Map::new(),
             media: Map::new(),
         }
     }
 
+    /// Drops what an app's or user's deletion may change besides itself.
+    fn forget_principal(&self) {
+        self.tokens.clear();
+        self.documents.clear();
+    }
+
     fn forget_batch(&self, b: &Batch) {
         b.apps
             .iter()
             .for_each(|a| self.apps.drop_key(a.app_id.as_str()));
+        b.users
+            .iter()
+            .for_each(|u| self.users.drop_key(u.user_id.as_str()));
         b.tokens
             .iter()
             .for_each(|t| self.tokens.drop_key(t.hash.as_str()));
@@ -103,7 +114,7 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
     }
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        self.inner.user(user_id).await
+        read_through!(self, users, user_id, self.inner.user(user_id))
     }
 
     async fn token(&self, hash: &str) -> StoreResult<Option<AccessToken>> {
@@ -177,13 +188,21 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
         self.inner.list_documents().await
     }
 
+    /// Its tokens and roles go too, so cached tokens and documents are all dropped.
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
         self.apps.drop_key(app_id);
-        self.inner.delete_app(app_id).await
+        self.forget_principal();
+        let r = self.inner.delete_app(app_id).await;
+        self.forget_principal();
+        r
     }
 
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
-        self.inner.delete_user(user_id).await
+        self.users.drop_key(user_id);
+        self.forget_principal();
+        let r = self.inner.delete_user(user_id).await;
+        self.forget_principal();
+        r
     }
 
     async fn delete_token(&self, hash: &str) -> StoreResult<bool> {
@@ -204,6 +223,7 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
     async fn wipe(&self) -> StoreResult<()> {
         let r = self.inner.wipe().await;
         self.apps.clear();
+        self.users.clear();
         self.tokens.clear();
         self.documents.clear();
         self.media.clear();

@@ -159,7 +159,81 @@ pub async fn meta_suite(store: &dyn MetaStore) {
     assert_eq!(store.list_media().await.unwrap().len(), 1);
     upload_sessions(store).await;
     listings_and_deletes(store).await;
+    deleted_principals_take_their_tokens_and_roles(store).await;
     day_counts(store).await;
+}
+
+/// Deleting an app or a user ends its tokens and its roles; others keep theirs.
+async fn deleted_principals_take_their_tokens_and_roles(store: &dyn MetaStore) {
+    let user = |id: &str| User {
+        user_id: id.into(),
+        tenant_key: "acme".into(),
+        name: None,
+    };
+    let mut user_token = token("hu", StoredTokenKind::User, 1, 2);
+    user_token.app_id = "cli_b".into();
+    user_token.user_id = Some("ou_a".into());
+    let mut other_user_token = token("hv", StoredTokenKind::User, 1, 2);
+    other_user_token.app_id = "cli_b".into();
+    other_user_token.user_id = Some("ou_b".into());
+    let mut doc = document();
+    doc.owner = Some(Principal::User("ou_a".into()));
+    doc.members = vec![
+        Member {
+            principal: Principal::App("cli_a".into()),
+            role: Role::Edit,
+        },
+        Member {
+            principal: Principal::User("ou_b".into()),
+            role: Role::View,
+        },
+    ];
+    store
+        .apply(&Batch {
+            apps: vec![app("cli_a"), app("cli_b")],
+            users: vec![user("ou_a"), user("ou_b")],
+            tokens: vec![
+                token("ha", StoredTokenKind::Tenant, 1, 2),
+                user_token,
+                other_user_token,
+            ],
+            documents: vec![doc.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(store.token("ha").await.unwrap().is_some(), "cached, too");
+    assert!(store.document("bascnX").await.unwrap().is_some());
+
+    assert!(store.delete_app("cli_a").await.unwrap());
+    assert_eq!(store.token("ha").await.unwrap(), None, "its token");
+    let d = store.document("bascnX").await.unwrap().unwrap();
+    assert_eq!(d.role_of(&Principal::App("cli_a".into())), None, "its role");
+    assert_eq!(
+        d.role_of(&Principal::User("ou_a".into())),
+        Some(Role::Manage)
+    );
+
+    assert!(store.delete_user("ou_a").await.unwrap());
+    assert_eq!(store.token("hu").await.unwrap(), None, "its token");
+    assert!(store.token("hv").await.unwrap().is_some(), "not another's");
+    let d = store.document("bascnX").await.unwrap().unwrap();
+    assert_eq!(d.owner, None, "no owner any more");
+    assert_eq!(d.role_of(&Principal::User("ou_b".into())), Some(Role::View));
+
+    // Re-created, they start with nothing.
+    store
+        .apply(&Batch {
+            apps: vec![app("cli_a")],
+            users: vec![user("ou_a")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.token("ha").await.unwrap(), None);
+    let d = store.document("bascnX").await.unwrap().unwrap();
+    assert_eq!(d.role_of(&Principal::App("cli_a".into())), None);
+    store.wipe().await.unwrap();
 }
 
 /// Listings are complete and ordered; deletes say whether something went; wipe empties.

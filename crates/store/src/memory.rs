@@ -3,7 +3,9 @@
 use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, Payload, StagedBlob};
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Batch, MetaStore};
-use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
+use crate::model::{
+    AccessToken, App, Document, Media, Principal, StoredTokenKind, UploadSession, User,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
@@ -187,11 +189,18 @@ impl MetaStore for MemoryMeta {
     }
 
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
-        Ok(self.write()?.apps.remove(app_id).is_some())
+        let mut w = self.write()?;
+        w.tokens.retain(|_, t| t.app_id != app_id);
+        forget_roles(&mut w.documents, &Principal::App(app_id.to_owned()));
+        Ok(w.apps.remove(app_id).is_some())
     }
 
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
-        Ok(self.write()?.users.remove(user_id).is_some())
+        let mut w = self.write()?;
+        w.tokens
+            .retain(|_, t| t.user_id.as_deref() != Some(user_id));
+        forget_roles(&mut w.documents, &Principal::User(user_id.to_owned()));
+        Ok(w.users.remove(user_id).is_some())
     }
 
     async fn delete_token(&self, hash: &str) -> StoreResult<bool> {
@@ -264,6 +273,15 @@ impl MemoryBlobs {
 
 /// Chunk size of the streams handed out, so readers see a stream and not one buffer.
 const CHUNK: usize = 64 * 1024;
+
+/// Takes `who`'s roles away on every document.
+fn forget_roles(documents: &mut HashMap<String, Document>, who: &Principal) {
+    for d in documents.values_mut() {
+        if let Some(without) = d.without(who) {
+            *d = without;
+        }
+    }
+}
 
 fn chunked(bytes: Bytes) -> ByteStream {
     let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())

@@ -72,7 +72,10 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>>;
     async fn list_documents(&self) -> StoreResult<Vec<Document>>;
 
-    /// Hard deletes; each answers whether something was there.
+    /// Hard deletes; each answers whether something was there. Deleting an app or a user
+    /// also deletes its tokens (an app's: every token issued for it, user tokens too) and
+    /// takes its roles on every document away, in one transaction: a re-created id starts
+    /// with nothing.
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool>;
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool>;
     async fn delete_token(&self, hash: &str) -> StoreResult<bool>;

@@ -178,6 +178,18 @@ impl Document {
             .max();
         owner.max(member)
     }
+
+    /// This document without `who` as its owner or a member, if `who` was either (a
+    /// deleted app or user loses its roles with it).
+    pub fn without(&self, who: &Principal) -> Option<Document> {
+        self.role_of(who)?;
+        let mut d = self.clone();
+        if d.owner.as_ref() == Some(who) {
+            d.owner = None;
+        }
+        d.members.retain(|m| &m.principal != who);
+        Some(d)
+    }
 }
 
 /// Where a bitable attachment sits.

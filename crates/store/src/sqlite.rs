@@ -84,6 +84,40 @@ impl SqliteMeta {
     }
 
     /// Runs a one-parameter DELETE; whether a row went.
+    /// Deletes an app or a user, its tokens, and its roles on every document, in one
+    /// transaction.
+    async fn delete_principal(
+        &self,
+        delete: &'static str,
+        delete_tokens: &'static str,
+        who: Principal,
+    ) -> StoreResult<bool> {
+        let id = match &who {
+            Principal::App(id) | Principal::User(id) => id.clone(),
+        };
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query(delete)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        sqlx::query(delete_tokens)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let rows = sqlx::query("SELECT * FROM documents")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &rows {
+            if let Some(d) = document_row(row)?.without(&who) {
+                insert_document(&mut tx, &d).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
+
     async fn delete_where(&self, sql: &'static str, id: &str) -> StoreResult<bool> {
         Ok(sqlx::query(sql)
             .bind(id)
@@ -139,6 +173,23 @@ fn upload_row(r: &SqliteRow) -> StoreResult<UploadSession> {
         expires_at_ms: r.try_get("expires_at_ms")?,
         file_token: r.try_get("file_token")?,
     })
+}
+
+async fn insert_document(conn: &mut sqlx::SqliteConnection, d: &Document) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO documents
+         (token, doc_type, tenant_key, owner, advanced_permission, members)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&d.token)
+    .bind(d.doc_type.as_str())
+    .bind(&d.tenant_key)
+    .bind(d.owner.as_ref().map(|o| o.to_string()))
+    .bind(d.advanced_permission)
+    .bind(json(&d.members)?)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn insert_media(conn: &mut sqlx::SqliteConnection, m: &Media) -> StoreResult<()> {
@@ -280,19 +331,7 @@ impl MetaStore for SqliteMeta {
             .await?;
         }
         for d in &batch.documents {
-            sqlx::query(
-                "INSERT OR REPLACE INTO documents
-                 (token, doc_type, tenant_key, owner, advanced_permission, members)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&d.token)
-            .bind(d.doc_type.as_str())
-            .bind(&d.tenant_key)
-            .bind(d.owner.as_ref().map(|o| o.to_string()))
-            .bind(d.advanced_permission)
-            .bind(json(&d.members)?)
-            .execute(&mut *tx)
-            .await?;
+            insert_document(&mut tx, d).await?;
         }
         for m in &batch.media {
             insert_media(&mut tx, m).await?;
@@ -469,13 +508,21 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
-        self.delete_where("DELETE FROM apps WHERE app_id = ?", app_id)
-            .await
+        self.delete_principal(
+            "DELETE FROM apps WHERE app_id = ?",
+            "DELETE FROM tokens WHERE app_id = ?",
+            Principal::App(app_id.to_owned()),
+        )
+        .await
     }
 
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
-        self.delete_where("DELETE FROM users WHERE user_id = ?", user_id)
-            .await
+        self.delete_principal(
+            "DELETE FROM users WHERE user_id = ?",
+            "DELETE FROM tokens WHERE user_id = ?",
+            Principal::User(user_id.to_owned()),
+        )
+        .await
     }
 
     async fn delete_token(&self, hash: &str) -> StoreResult<bool> {

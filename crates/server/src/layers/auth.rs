@@ -25,6 +25,13 @@ pub struct Auth;
 
 impl Step for Auth {
     async fn run<S: Inner>(&self, state: &AppState, mut req: Request, next: Next<S>) -> Response {
+        // Two of these could be read one way here and another way by a proxy in front.
+        for name in [header::AUTHORIZATION, header::HOST] {
+            if req.headers().get_all(&name).iter().nth(1).is_some() {
+                let e = ApiError::params(format!("the request has more than one {name} header"));
+                return served(e.into_response());
+            }
+        }
         let Some(access) = Matched::of(&req).map(|m| m.spec().access) else {
             return next.run(req).await;
         };
@@ -113,6 +120,10 @@ pub async fn caller(
                 .app(&record.app_id)
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidTenantToken))?;
+            // An app moved to another tenant since: its old tokens are not for this one.
+            if app.tenant_key != record.tenant_key {
+                return Err(ApiError::new(ErrorCode::InvalidTenantToken));
+            }
             if !scope::grants(&app.scopes, accepted) {
                 return Err(scope_error(ErrorCode::AppScopeMissing, accepted));
             }
@@ -134,6 +145,11 @@ pub async fn caller(
                 .user_id
                 .clone()
                 .ok_or_else(|| ApiError::internal("user token without a user"))?;
+            // The user must still exist, in the tenant the token was issued in.
+            let user = state.meta.user(&user_id).await?;
+            if user.is_none_or(|u| u.tenant_key != record.tenant_key) {
+                return Err(ApiError::new(ErrorCode::InvalidUserToken));
+            }
             if !scope::grants(record.scopes.as_deref().unwrap_or_default(), accepted) {
                 return Err(scope_error(ErrorCode::UserScopeMissing, accepted));
             }
@@ -191,6 +207,23 @@ mod tests {
         ] {
             assert_eq!(code_for(auth).await, want, "{auth:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn two_authorization_or_two_host_headers_are_refused() {
+        let s = state().await;
+        for name in ["authorization", "host"] {
+            let mut req = get(URL, &[("authorization", "Bearer u-good"), ("host", "a")]);
+            req.headers_mut()
+                .append(name, "Bearer u-good".parse().unwrap());
+            assert_eq!(
+                status_and_code(call(&s, req).await).await,
+                (400, 1061002),
+                "{name}"
+            );
+        }
+        let one = get(URL, &[("authorization", "Bearer u-good"), ("host", "a")]);
+        assert_eq!(status_and_code(call(&s, one).await).await, (200, 0));
     }
 
     #[tokio::test]

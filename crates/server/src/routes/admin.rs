@@ -100,7 +100,7 @@ fn same_id(path_id: &str, body_id: &str) -> Result<(), ApiError> {
 /// Applies one object through the manifest rules; a fault is reported at the object's
 /// own path (`members[0].role`, not `documents[0].members[0].role`).
 async fn apply_one(state: &AppState, manifest: Manifest, prefix: &str) -> Result<(), ApiError> {
-    match seed::apply(state, &manifest, std::path::Path::new(".")).await {
+    match seed::apply(state, &manifest, state.config.fixtures_dir.as_deref()).await {
         Ok(_) => Ok(()),
         Err(mut e) => {
             if let Some(rest) = e.path.strip_prefix(prefix) {

@@ -4,7 +4,7 @@
 use super::json::Json;
 use crate::error::{ApiError, json_response};
 use crate::layers::auth::Authed;
-use crate::services::form::FormReader;
+use crate::services::form::{FormLimits, FormReader};
 use crate::services::uploads;
 use crate::state::AppState;
 use axum::body::Body;
@@ -15,11 +15,15 @@ use feishu_media_proto::envelope::SuccessEnvelope;
 use feishu_media_proto::upload::{FileTokenData, FinishRequest, PrepareRequest};
 use serde_json::json;
 
-fn form(headers: &HeaderMap, body: Body) -> Result<FormReader, ApiError> {
+fn form(headers: &HeaderMap, body: Body, limits: FormLimits) -> Result<FormReader, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    FormReader::new(content_type, body)
+    let content_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    FormReader::new(content_type, content_length, body, limits)
 }
 
 fn ok(data: &impl serde::Serialize) -> Response {
@@ -32,7 +36,8 @@ pub async fn upload_all(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let file_token = uploads::upload_all(&state, &caller, form(&headers, body)?).await?;
+    let form = form(&headers, body, uploads::UPLOAD_ALL_FORM)?;
+    let file_token = uploads::upload_all(&state, &caller, form).await?;
     Ok(ok(&FileTokenData { file_token }))
 }
 
@@ -50,7 +55,7 @@ pub async fn upload_part(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    uploads::part(&state, &caller, form(&headers, body)?).await?;
+    uploads::part(&state, &caller, form(&headers, body, uploads::PART_FORM)?).await?;
     Ok(ok(&json!({})))
 }
 

@@ -37,7 +37,7 @@ pub async fn load_startup(
     manifest: Manifest,
     base: PathBuf,
 ) -> Result<SeedReport, SeedError> {
-    let report = apply(state, &manifest, &base).await?;
+    let report = apply(state, &manifest, Some(&base)).await?;
     state
         .startup
         .write()
@@ -50,6 +50,37 @@ pub async fn load_startup(
 enum Source {
     File(PathBuf),
     Bytes(Vec<u8>),
+}
+
+/// The file `path` names inside `files`, which it must not leave.
+async fn fixture(files: Option<&Path>, path: &str, at: String) -> Result<PathBuf, SeedError> {
+    let Some(dir) = files else {
+        return Err(SeedError::at(
+            at,
+            "the admin API reads no files: send content_base64 or content_text \
+             (or start the server with --fixtures-dir)",
+        ));
+    };
+    let dir = tokio::fs::canonicalize(dir)
+        .await
+        .map_err(|e| SeedError::at(at.clone(), format!("{}: {e}", dir.display())))?;
+    // Resolved with every symbolic link followed, so a link cannot lead out either.
+    let full = tokio::fs::canonicalize(dir.join(path))
+        .await
+        .map_err(|_| SeedError::at(at.clone(), format!("no file {path:?} in {}", dir.display())))?;
+    if !full.starts_with(&dir) {
+        return Err(SeedError::at(
+            at,
+            format!(
+                "{path:?} is outside {}, the only folder read",
+                dir.display()
+            ),
+        ));
+    }
+    if !tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_file()) {
+        return Err(SeedError::at(at, format!("{path:?} is not a file")));
+    }
+    Ok(full)
 }
 
 fn non_empty(path: String, value: &str) -> Result<(), SeedError> {
@@ -74,7 +105,15 @@ fn unique<'a>(
 }
 
 /// Validates everything, then writes blobs, then all metadata in one batch.
-pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedReport, SeedError> {
+///
+/// `files` is the folder media `path`s are read from, and the only one: a path that
+/// leaves it (`..`, an absolute path, a symbolic link out) is refused. `None` reads no
+/// files at all (the admin API, unless the server was given `--fixtures-dir`).
+pub async fn apply(
+    state: &AppState,
+    m: &Manifest,
+    files: Option<&Path>,
+) -> Result<SeedReport, SeedError> {
     let internal = |e: StoreError| SeedError::at("$", format!("storage: {e}"));
     let now = state.clock.unix_ms();
 
@@ -242,6 +281,12 @@ pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedRe
     for (i, md) in m.media.iter().enumerate() {
         let p = |k: &str| format!("media[{i}].{k}");
         non_empty(p("file_token"), &md.file_token)?;
+        if !md.file_token.bytes().all(|b| b.is_ascii_alphanumeric()) || md.file_token.len() > 64 {
+            return Err(SeedError::at(
+                p("file_token"),
+                "a file token is 1 to 64 letters and digits, like Feishu's",
+            ));
+        }
         unique(&mut seen, p("file_token"), &md.file_token, "media")?;
         let doc_type = match doc_types.get(md.document.as_str()) {
             Some(t) => *t,
@@ -293,16 +338,7 @@ pub async fn apply(state: &AppState, m: &Manifest, base: &Path) -> Result<SeedRe
             _ => {}
         }
         let source = match (&md.path, &md.content_text, &md.content_base64) {
-            (Some(path), None, None) => {
-                let full = base.join(path);
-                if !tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_file()) {
-                    return Err(SeedError::at(
-                        p("path"),
-                        format!("no file {}", full.display()),
-                    ));
-                }
-                Source::File(full)
-            }
+            (Some(path), None, None) => Source::File(fixture(files, path, p("path")).await?),
             (None, Some(text), None) => Source::Bytes(text.clone().into_bytes()),
             (None, None, Some(b64)) => Source::Bytes(
                 base64::engine::general_purpose::STANDARD

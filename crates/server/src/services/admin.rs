@@ -4,17 +4,16 @@
 use crate::error::ApiError;
 use crate::seed::{self, Manifest, SeedError, SeedReport};
 use crate::state::AppState;
-use std::path::Path;
 
 /// A refused manifest or object: 400 `1061002`, the JSON path and reason in `troubleshooter`.
 pub fn refused(e: SeedError) -> ApiError {
     ApiError::params(e.to_string())
 }
 
-/// Applies a manifest given to the admin API (media `path`s are taken relative to the
-/// server's working directory).
+/// Applies a manifest given to the admin API: media bytes come in the request, or (with
+/// `--fixtures-dir`) from files inside that folder only.
 pub async fn apply(state: &AppState, manifest: &Manifest) -> Result<SeedReport, ApiError> {
-    seed::apply(state, manifest, Path::new("."))
+    seed::apply(state, manifest, state.config.fixtures_dir.as_deref())
         .await
         .map_err(refused)
 }
@@ -35,7 +34,9 @@ pub async fn reset(state: &AppState) -> Result<SeedReport, ApiError> {
     let startup = state.startup.read().expect("not poisoned").clone();
     let mut total = SeedReport::default();
     for (manifest, base) in &startup {
-        let r = seed::apply(state, manifest, base).await.map_err(refused)?;
+        let r = seed::apply(state, manifest, Some(base))
+            .await
+            .map_err(refused)?;
         total.apps += r.apps;
         total.users += r.users;
         total.user_tokens += r.user_tokens;

@@ -56,7 +56,27 @@ pub struct FormReader {
     multipart: multer::Multipart<'static>,
     fields: HashMap<String, String>,
     file_seen: bool,
+    /// Parts read so far, file included.
+    parts: usize,
+    limits: FormLimits,
 }
+
+/// What one endpoint's forms may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct FormLimits {
+    /// The whole body, boundaries and text fields included.
+    pub body_max: u64,
+    /// The answer to a body over `body_max`.
+    pub too_large: ErrorCode,
+}
+
+/// The room a form's text fields and boundaries get beside its file part: the SDKs'
+/// fields (`file_name`, `parent_type`, `parent_node`, `size`, `checksum`, `extra`) are a
+/// few hundred bytes; 1 MiB leaves room for long `extra`s and names.
+pub const FORM_ALLOWANCE: u64 = 1024 * 1024;
+
+/// The most parts a form may have (the SDKs send at most seven).
+pub const PARTS_MAX: usize = 32;
 
 /// The `file` part of a form, read as it arrives, its Adler-32 computed on the way.
 pub struct FilePart {
@@ -74,28 +94,59 @@ impl FilePart {
     }
 }
 
-fn bad_body(e: multer::Error) -> ApiError {
-    ApiError::params(format!("malformed multipart body: {e}"))
-}
-
 impl FormReader {
-    pub fn new(content_type: Option<&str>, body: Body) -> Result<Self, ApiError> {
+    /// A reader of `body`, refused at once when its declared `content_length` is over the
+    /// limit, and stopped as soon as more than the limit arrives.
+    pub fn new(
+        content_type: Option<&str>,
+        content_length: Option<u64>,
+        body: Body,
+        limits: FormLimits,
+    ) -> Result<Self, ApiError> {
+        if content_length.is_some_and(|n| n > limits.body_max) {
+            return Err(too_large(limits));
+        }
         let boundary = content_type
             .and_then(|ct| multer::parse_boundary(ct).ok())
             .ok_or_else(|| {
                 ApiError::params("the body must be multipart/form-data with a boundary")
             })?;
+        let constraints = multer::Constraints::new()
+            .size_limit(multer::SizeLimit::new().whole_stream(limits.body_max));
         Ok(Self {
-            multipart: multer::Multipart::new(body.into_data_stream(), boundary),
+            multipart: multer::Multipart::with_constraints(
+                body.into_data_stream(),
+                boundary,
+                constraints,
+            ),
             fields: HashMap::new(),
             file_seen: false,
+            parts: 0,
+            limits,
         })
+    }
+
+    fn bad_body(&self, e: multer::Error) -> ApiError {
+        match e {
+            multer::Error::StreamSizeExceeded { .. } => too_large(self.limits),
+            e => ApiError::params(format!("malformed multipart body: {e}")),
+        }
     }
 
     /// Reads text fields up to the `file` part and returns it; `None` at the end of the
     /// body. The part must be read (or dropped) before the reader is used again.
     pub async fn next_file(&mut self) -> Result<Option<FilePart>, ApiError> {
-        while let Some(mut field) = self.multipart.next_field().await.map_err(bad_body)? {
+        loop {
+            let next = self.multipart.next_field().await;
+            let Some(mut field) = next.map_err(|e| self.bad_body(e))? else {
+                break;
+            };
+            self.parts += 1;
+            if self.parts > PARTS_MAX {
+                return Err(ApiError::params(format!(
+                    "the form has more than {PARTS_MAX} parts"
+                )));
+            }
             let name = field.name().unwrap_or_default().to_owned();
             if name == "file" {
                 if std::mem::replace(&mut self.file_seen, true) {
@@ -110,7 +161,11 @@ impl FormReader {
                 }));
             }
             let mut text = Vec::new();
-            while let Some(chunk) = field.chunk().await.map_err(bad_body)? {
+            loop {
+                let chunk = field.chunk().await;
+                let Some(chunk) = chunk.map_err(|e| self.bad_body(e))? else {
+                    break;
+                };
                 text.extend_from_slice(&chunk);
                 if text.len() > FIELD_MAX {
                     return Err(ApiError::params(format!(
@@ -140,6 +195,13 @@ impl FormReader {
         }
         Ok(Fields(self.fields))
     }
+}
+
+fn too_large(limits: FormLimits) -> ApiError {
+    ApiError::new(limits.too_large).hint(format!(
+        "the body is larger than {} bytes, the most this call takes",
+        limits.body_max
+    ))
 }
 
 /// Computes the Adler-32 of what passes through.

@@ -34,6 +34,25 @@ impl Validators {
         }
     }
 
+    /// Whether `If-Match` (strong comparison, RFC 9110 §13.1.1), or else
+    /// `If-Unmodified-Since`, fails: the client's copy is not this one (412).
+    fn precondition_fails(&self, headers: &HeaderMap) -> bool {
+        let mut im = headers.get_all(header::IF_MATCH).iter().peekable();
+        if im.peek().is_some() {
+            return !im
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|tag| {
+                    let tag = tag.trim();
+                    tag == "*" || tag == self.etag
+                });
+        }
+        headers
+            .get(header::IF_UNMODIFIED_SINCE)
+            .and_then(|v| http_date_secs(v.as_bytes()))
+            .is_some_and(|since| self.last_modified_secs > since)
+    }
+
     /// `If-None-Match` (weak comparison, RFC 9110 §13.1.2), else `If-Modified-Since`.
     fn not_modified(&self, headers: &HeaderMap) -> bool {
         let mut inm = headers.get_all(header::IF_NONE_MATCH).iter().peekable();
@@ -89,6 +108,8 @@ fn decide(media: &Media, v: &Validators, method: &Method, headers: &HeaderMap) -
     range::resolve(Some(range.as_bytes()), media.size)
 }
 
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+
 fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).expect("ASCII built by this module")
 }
@@ -101,11 +122,21 @@ pub async fn respond(
     headers: &HeaderMap,
 ) -> Result<Response<ServedBody>, ApiError> {
     let v = Validators::of(media);
+    // RFC 9110 §13.2.2's order: If-Match / If-Unmodified-Since, then If-None-Match /
+    // If-Modified-Since, then If-Range and Range.
+    if v.precondition_fails(headers) {
+        return Err(ApiError::precondition_failed(format!(
+            "If-Match or If-Unmodified-Since does not hold: the media is now {}",
+            v.etag
+        ))
+        .header(header::ETAG, header_value(&v.etag)));
+    }
     if v.not_modified(headers) {
         return Ok(Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .header(header::ETAG, header_value(&v.etag))
             .header(header::LAST_MODIFIED, header_value(&v.last_modified))
+            .header(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF)
             .body(ServedBody::empty())
             .expect("valid response"));
     }
@@ -116,6 +147,8 @@ pub async fn respond(
         .header(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"))
         .header(header::ETAG, header_value(&v.etag))
         .header(header::LAST_MODIFIED, header_value(&v.last_modified))
+        // The bytes are the uploader's: a browser must not guess them into HTML.
+        .header(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF)
         .header(
             header::CONTENT_DISPOSITION,
             HeaderValue::from_bytes(&disposition::attachment(&media.file_name))
@@ -271,6 +304,44 @@ mod tests {
             let (status, _, body) =
                 fetch("GET", &[("range", "bytes=2-3"), ("if-range", stale)]).await;
             assert_eq!((status, body.len()), (200, 10), "{stale}");
+        }
+
+        // If-Match (strong) and If-Unmodified-Since come first: 412 before 304 or Range.
+        for (k, v, want) in [
+            ("if-match", etag.as_str(), 206),
+            ("if-match", "*", 206),
+            ("if-match", "\"other\", \"more\"", 412),
+            ("if-match", weak.as_str(), 412),
+            ("if-unmodified-since", date.as_str(), 206),
+            ("if-unmodified-since", "Thu, 01 Jan 1970 00:00:00 GMT", 412),
+            ("if-unmodified-since", "not a date", 206),
+        ] {
+            assert_eq!(
+                fetch("GET", &[(k, v), ("range", "bytes=0-1")]).await.0,
+                want,
+                "{k}: {v}"
+            );
+        }
+        let both = [("if-match", "\"other\""), ("if-none-match", etag.as_str())];
+        let (status, h, _) = fetch("GET", &both).await;
+        assert_eq!(status, 412, "If-Match is evaluated before If-None-Match");
+        assert_eq!(h["etag"], etag.as_str());
+        let old = "Thu, 01 Jan 1970 00:00:00 GMT";
+        let (status, _, _) =
+            fetch("GET", &[("if-match", &etag), ("if-unmodified-since", old)]).await;
+        assert_eq!(
+            status, 200,
+            "If-Unmodified-Since is ignored beside If-Match"
+        );
+
+        // Every answer with the bytes (or about them) forbids sniffing.
+        for headers in [
+            &[][..],
+            &[("range", "bytes=0-1")][..],
+            &[("if-none-match", etag.as_str())][..],
+        ] {
+            let (_, h, _) = fetch("GET", headers).await;
+            assert_eq!(h["x-content-type-options"], "nosniff", "{headers:?}");
         }
 
         // HEAD answers the whole representation's headers, whatever the Range.

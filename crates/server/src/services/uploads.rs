@@ -2,7 +2,7 @@
 //! there, the whole-file and chunked calls, and media creation once the bytes are
 //! durable. Handlers extract, call one function here, and answer what it returns.
 
-use super::form::{Fields, FormReader};
+use super::form::{FORM_ALLOWANCE, Fields, FormLimits, FormReader};
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::names::{guess_mime, new_file_token, new_upload_id};
@@ -14,7 +14,21 @@ use feishu_media_proto::upload::{
     BLOCK_SIZE, FinishRequest, PrepareData, PrepareRequest, UPLOAD_ALL_MAX, UploadExtra, block_len,
     block_num, file_name_problem, parse_checksum,
 };
-use feishu_media_store::{Batch, BlobInfo, Media, Principal, Role, StoreError, UploadSession};
+use feishu_media_store::{
+    Batch, BlobInfo, Document, Media, Principal, Role, StoreError, UploadSession,
+};
+
+/// `upload_all`'s whole body: the 20 MiB file and its fields.
+pub const UPLOAD_ALL_FORM: FormLimits = FormLimits {
+    body_max: UPLOAD_ALL_MAX + FORM_ALLOWANCE,
+    too_large: ErrorCode::FileTooLarge,
+};
+
+/// `upload_part`'s whole body: one 4 MiB block and its fields.
+pub const PART_FORM: FormLimits = FormLimits {
+    body_max: BLOCK_SIZE + FORM_ALLOWANCE,
+    too_large: ErrorCode::SizeMismatch,
+};
 
 /// Where an upload goes.
 #[derive(Debug, Clone)]
@@ -69,6 +83,16 @@ pub async fn resolve_target(
         .await?
         .filter(|d| d.doc_type == doc_type)
         .ok_or_else(|| ApiError::new(ErrorCode::ParentNodeNotExist))?;
+    may_edit(caller, &doc)?;
+    Ok(Target {
+        parent_type,
+        document: doc.token,
+        parent_node: node,
+    })
+}
+
+/// Whether `caller` may add media to `doc`: same tenant, and at least *edit*.
+fn may_edit(caller: &Caller, doc: &Document) -> Result<(), ApiError> {
     if doc.tenant_key != caller.tenant_key {
         return Err(
             ApiError::new(ErrorCode::Forbidden).hint("the document belongs to another tenant")
@@ -82,11 +106,7 @@ pub async fn resolve_target(
             ))
             .violation(PermissionViolation::document(&doc.token)));
     }
-    Ok(Target {
-        parent_type,
-        document: doc.token,
-        parent_node: node,
-    })
+    Ok(())
 }
 
 /// A new media for bytes just stored (its MIME type guessed from the name).
@@ -276,6 +296,16 @@ pub async fn finish(
     }
     if let Some(file_token) = session.file_token {
         return Ok(file_token);
+    }
+    // The permission checked at prepare may be gone since (a role removed, the
+    // document deleted): the media is only created while it holds.
+    if !session.document.is_empty() {
+        let doc = state
+            .meta
+            .document(&session.document)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::ParentNodeNotExist))?;
+        may_edit(caller, &doc)?;
     }
     let have = state.blobs.part_sizes(&session.upload_id).await?;
     if let Some(missing) = (0..session.block_num).find(|seq| !have.contains_key(seq)) {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod bodies;
 mod download;
 mod expiry;
 mod faults;
@@ -10,6 +11,7 @@ mod front;
 mod hostile;
 mod limits;
 mod observability;
+mod principals;
 mod ranges;
 mod seed;
 mod storage;

@@ -9,7 +9,7 @@ async fn refused(s: &TestServer, manifest: Value) -> String {
         Ok(m) => m,
         Err(e) => return e.to_string(),
     };
-    seed::apply(&s.state, &parsed, &s.dir)
+    seed::apply(&s.state, &parsed, Some(&s.dir))
         .await
         .expect_err("manifest must be refused")
         .to_string()
@@ -124,7 +124,7 @@ async fn loading_twice_changes_nothing_and_a_change_is_applied() {
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let m = seed::parse(world().to_string().as_bytes()).unwrap();
-    seed::apply(&s.state, &m, &s.dir).await.unwrap();
+    seed::apply(&s.state, &m, Some(&s.dir)).await.unwrap();
     assert_eq!(
         s.state.meta.media("boxHundred").await.unwrap().unwrap(),
         before
@@ -152,7 +152,7 @@ async fn loading_twice_changes_nothing_and_a_change_is_applied() {
     seed::apply(
         &s.state,
         &seed::parse(w.to_string().as_bytes()).unwrap(),
-        &s.dir,
+        Some(&s.dir),
     )
     .await
     .unwrap();
