@@ -57,6 +57,17 @@ async function main() {
     lark.withUserAccessToken('u-compat'),
   );
   check('user token download', (await collect(asUser.getReadableStream())).equals(image));
+  // A user token without a download scope proves the user token is what was sent.
+  try {
+    await client.drive.media.download(
+      { path: { file_token: 'boxcnCompatImage' } },
+      lark.withUserAccessToken('u-compat-noscope'),
+    );
+    check('the user token is what was sent', false, 'no error thrown');
+  } catch (e) {
+    const body = e.response && e.response.data ? JSON.parse((await collect(e.response.data)).toString()) : {};
+    check('the user token is what was sent', body.code === 99991679, JSON.stringify(body));
+  }
 
   const target = path.join(fs.mkdtempSync(path.join(require('os').tmpdir(), 'fm-')), 'out.png');
   await (await client.drive.media.download({ path: { file_token: 'boxcnCompatImage' } })).writeFile(target);

@@ -62,10 +62,26 @@ check(
     repr(r.raw.headers.get("Content-Range")),
 )
 
-# A user access token passed per request.
-opt = lark.RequestOption.builder().user_access_token("u-compat").build()
-r = download("boxcnCompatImage", opt)
+# A user access token passed per request. lark-oapi sends it only from a client built
+# with enable_set_token(True) (else it quietly sends the tenant token); a user token
+# without a download scope proves it was sent: the tenant token would have passed.
+user_client = (
+    lark.Client.builder()
+    .app_id("cli_compat")
+    .app_secret("compat-secret")
+    .domain(base)
+    .enable_set_token(True)
+    .log_level(lark.LogLevel.WARNING)
+    .build()
+)
+as_user = lambda token: user_client.drive.v1.media.download(
+    DownloadMediaRequest.builder().file_token("boxcnCompatImage").build(),
+    lark.RequestOption.builder().user_access_token(token).build(),
+)
+r = as_user("u-compat")
 check("user token download", r.success() and r.file.read() == image, f"code={r.code}")
+r = as_user("u-compat-noscope")
+check("the user token is what was sent", r.code == 99991679, f"code={r.code} msg={r.msg}")
 
 # Errors reach the SDK as codes (it parses the body only when Content-Type says JSON).
 r = download("boxcnNoSuchMedia")

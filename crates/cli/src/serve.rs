@@ -47,6 +47,21 @@ pub struct ServeArgs {
     /// Seconds a request body may send nothing before the request is abandoned (400).
     #[arg(long, env = "FEISHU_MEDIA_BODY_IDLE_TIMEOUT", default_value_t = 30)]
     body_idle_timeout: u64,
+    /// Seconds a connection gets to send each request head (counted once per head).
+    #[arg(long, env = "FEISHU_MEDIA_HEAD_TIMEOUT", default_value_t = 30)]
+    head_timeout: u64,
+    /// Connections served at once; past it new connections wait to be accepted.
+    #[arg(long, env = "FEISHU_MEDIA_MAX_CONNECTIONS", default_value_t = 16_384)]
+    max_connections: usize,
+    /// The largest file a chunked upload may announce, in bytes (default 20 GiB).
+    #[arg(long, env = "FEISHU_MEDIA_MAX_UPLOAD_SIZE", default_value_t = 20 << 30)]
+    max_upload_size: u64,
+    /// Chunked uploads one app may have open at once.
+    #[arg(long, env = "FEISHU_MEDIA_MAX_OPEN_UPLOADS", default_value_t = 1000)]
+    max_open_uploads: u64,
+    /// Bytes one app's open chunked uploads may announce in all (default 100 GiB).
+    #[arg(long, env = "FEISHU_MEDIA_MAX_OPEN_UPLOAD_BYTES", default_value_t = 100 << 30)]
+    max_open_upload_bytes: u64,
     /// Bearer token of the admin API (`/_admin/v1/`); without one the admin API is off.
     /// `--demo` makes one up when none is given.
     #[arg(long, env = "FEISHU_MEDIA_ADMIN_TOKEN", hide_env_values = true)]
@@ -72,6 +87,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    raise_open_file_limit(args.max_connections);
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -109,6 +125,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tmp_url_ttl: Duration::from_secs(args.tmp_url_ttl),
         upload_ttl: Duration::from_secs(args.upload_ttl),
         body_idle_timeout: Duration::from_secs(args.body_idle_timeout.max(1)),
+        head_timeout: Duration::from_secs(args.head_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        max_upload_size: args.max_upload_size,
+        max_open_uploads: args.max_open_uploads,
+        max_open_upload_bytes: args.max_open_upload_bytes,
         admin_token: admin_token.clone(),
         fixtures_dir: args.fixtures_dir.clone(),
         ..ServerConfig::default()
@@ -197,4 +218,27 @@ fn random_hex() -> String {
         bytes = seed.to_le_bytes();
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Raises the soft limit on open files towards the hard one, so `--max-connections`
+/// connections (each a descriptor, plus blob files) can be open; as nginx's
+/// `worker_rlimit_nofile` does. A limit that cannot be raised is only reported.
+fn raise_open_file_limit(connections: usize) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let want = connections as u64 + 1024;
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= want {
+        return;
+    }
+    limit.current = Some(limit.maximum.map_or(want, |max| max.min(want)));
+    let raised = limit.current;
+    match setrlimit(Resource::Nofile, limit) {
+        Ok(()) if raised >= Some(want) => {}
+        Ok(()) => tracing::warn!(
+            open_files = raised,
+            "the open-file limit is below --max-connections; raise the hard limit (ulimit -Hn)"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
 }

@@ -43,6 +43,16 @@ pub struct ServerConfig {
     /// A request body that sends nothing for this long is abandoned (the handler sees a
     /// failed body and answers 400; a client that stalls cannot hold a request forever).
     pub body_idle_timeout: Duration,
+    /// A connection gets this long to send each request head, counted once per head.
+    pub head_timeout: Duration,
+    /// Connections served at once; past it new ones wait to be accepted.
+    pub max_connections: usize,
+    /// The largest file `upload_prepare` takes (bytes).
+    pub max_upload_size: u64,
+    /// Chunked uploads one app may have open at once.
+    pub max_open_uploads: u64,
+    /// The bytes one app's open chunked uploads may announce in all.
+    pub max_open_upload_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +71,11 @@ impl Default for ServerConfig {
             day_offset_hours: 8,
             sweep_interval: Duration::from_secs(600),
             body_idle_timeout: Duration::from_secs(30),
+            head_timeout: Duration::from_secs(30),
+            max_connections: 16_384,
+            max_upload_size: 20 * 1024 * 1024 * 1024,
+            max_open_uploads: 1000,
+            max_open_upload_bytes: 100 * 1024 * 1024 * 1024,
         }
     }
 }

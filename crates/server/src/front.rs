@@ -15,9 +15,12 @@
 
 use crate::app::App;
 use crate::body::ServedBody;
+use crate::gateway::Refusal;
 use crate::layers::Matched;
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, header};
+use axum::http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header,
+};
 use bytes::{Buf, Bytes, BytesMut};
 use feishu_media_proto::endpoint::Endpoint;
 use feishu_media_store::FileRange;
@@ -34,14 +37,21 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-/// The longest request head taken here; a longer one goes to hyper, which refuses it.
+/// The longest request head taken (431 past it), and the longest request line (414).
 const HEAD_MAX: usize = 16 * 1024;
+const REQUEST_LINE_MAX: usize = 8 * 1024;
 const MAX_HEADERS: usize = 64;
-/// A connection that sends no complete head for this long is closed (as hyper's
-/// `header_read_timeout`).
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bodies up to this size go out in the same write as the head.
 const COALESCE_MAX: usize = 64 * 1024;
+
+/// How long a connection may take to send its requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// For each request head, counted once (not per read).
+    pub head: Duration,
+    /// Between two pieces of a request body.
+    pub body_idle: Duration,
+}
 
 /// Serves one connection until the client closes it, an error ends it, or `stop` turns
 /// true (a request in progress is answered first).
@@ -49,27 +59,48 @@ pub async fn serve_connection(
     mut stream: TcpStream,
     app: App,
     http: hyper::server::conn::http1::Builder,
-    body_idle_timeout: Duration,
+    timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut buf = BytesMut::with_capacity(8 * 1024);
     loop {
+        // One deadline for the whole head, however its bytes trickle in.
+        let deadline = tokio::time::Instant::now() + timeouts.head;
         let head = loop {
-            match parse_head(&buf) {
-                Parsed::Complete(head) => break Some(head),
-                Parsed::Partial if buf.len() < HEAD_MAX => {}
-                Parsed::Partial | Parsed::NotOurs => break None,
+            let parsed = parse_head(&buf);
+            let head_len = match &parsed {
+                Parsed::Complete(head) => head.len,
+                Parsed::Partial => buf.len(),
+                // Hyper answers what this front cannot parse.
+                Parsed::NotOurs => break None,
+            };
+            if request_line_len(&buf[..head_len]) > REQUEST_LINE_MAX {
+                let why = "the request line is longer than 8 KiB";
+                return refuse(stream, app, StatusCode::URI_TOO_LONG, why).await;
+            }
+            if head_len > HEAD_MAX {
+                let why = "the request head is longer than 16 KiB";
+                return refuse(
+                    stream,
+                    app,
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    why,
+                )
+                .await;
+            }
+            if let Parsed::Complete(head) = parsed {
+                break Some(head);
             }
             if buf.capacity() - buf.len() < 1024 {
                 buf.reserve(8 * 1024);
             }
             let read = tokio::select! {
-                read = tokio::time::timeout(HEAD_TIMEOUT, stream.read_buf(&mut buf)) => read,
+                read = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => read,
                 () = stopped(&mut stop) => return,
             };
             match read {
                 Ok(Ok(n)) if n > 0 => {}
-                _ => return, // closed, failed, or silent for too long
+                _ => return, // closed, failed, or too slow to send a head
             }
         };
         let Some((head, matched)) = head.and_then(|h| h.ours().map(|m| (h, m))) else {
@@ -78,7 +109,7 @@ pub async fn serve_connection(
                 stream,
             });
             let app = tower::ServiceBuilder::new()
-                .layer(RequestBodyTimeoutLayer::new(body_idle_timeout))
+                .layer(RequestBodyTimeoutLayer::new(timeouts.body_idle))
                 .service(app);
             let conn = http.serve_connection(io, TowerToHyperService::new(app));
             tokio::pin!(conn);
@@ -107,6 +138,42 @@ pub async fn serve_connection(
             return;
         }
     }
+}
+
+/// The length of the request line so far (all of `buf` while no line end has come).
+fn request_line_len(buf: &[u8]) -> usize {
+    buf.windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(buf.len())
+}
+
+/// Answers a head this front will not take with the gateway's refusal, through the app
+/// (so it has a log id, the envelope, a log line), and closes the connection.
+async fn refuse(mut stream: TcpStream, app: App, status: StatusCode, why: &'static str) {
+    let mut req = Request::new(Body::empty());
+    req.extensions_mut().insert(Refusal { status, why });
+    let Ok(resp) = app.oneshot(req).await;
+    if write_response(&mut stream, resp, false, true)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    // Closing with the client's bytes unread would reset the connection and could take
+    // the answer with it (RFC 9112 §9.6): say we are done, then read what is still
+    // coming, briefly.
+    let _ = stream.shutdown().await;
+    let mut sink = vec![0u8; 16 * 1024];
+    let drain = async {
+        let mut left: usize = 1024 * 1024;
+        while left > 0 {
+            match stream.read(&mut sink).await {
+                Ok(n) if n > 0 => left = left.saturating_sub(n),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }
 
 /// Resolves once `stop` turns true (never, if its sender is gone without saying so).

@@ -1,5 +1,6 @@
 //! What Feishu's gateway does by itself: the plain-text 404 of unknown paths and
-//! methods, and query parameters read the way it reads them.
+//! methods, refusals of requests it cannot take, and query parameters read the way it
+//! reads them.
 
 use axum::http::{StatusCode, Uri, header};
 use axum::response::IntoResponse;
@@ -19,4 +20,13 @@ pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
     form_urlencoded::parse(uri.query()?.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// A request the connection front refuses before it is a request (its head too long):
+/// it still goes through the app, so the answer has a log id, the wire envelope, a log
+/// line and its metrics, like every other answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub why: &'static str,
 }

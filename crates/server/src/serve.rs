@@ -7,6 +7,7 @@ use crate::services::sweep;
 use crate::state::AppState;
 use hyper_util::rt::TokioTimer;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Sweeps what an earlier run left behind, then serves `app(state)` on `listener` until
@@ -34,14 +35,27 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.title_case_headers(true)
         .timer(TokioTimer::new())
-        // A client that opens a connection and sends no complete head is dropped.
-        .header_read_timeout(front::HEAD_TIMEOUT);
+        // A client that opens a connection and sends no complete head in time is dropped.
+        .header_read_timeout(state.config.head_timeout);
+    let timeouts = front::Timeouts {
+        head: state.config.head_timeout,
+        body_idle: state.config.body_idle_timeout,
+    };
     // Connections watch `stop`; each holds a clone of `alive`, so once every clone is
     // gone every connection has ended.
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let (alive, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
+    // Past `max_connections`, nothing more is accepted (new connections wait in the
+    // kernel's backlog) until one of those being served ends.
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        state.config.max_connections.max(1),
+    ));
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
@@ -58,13 +72,13 @@ pub async fn serve(
                     stream,
                     app.clone(),
                     http.clone(),
-                    state.config.body_idle_timeout,
+                    timeouts,
                     stop.clone(),
                 );
                 let alive = alive.clone();
                 tokio::spawn(async move {
                     conn.await;
-                    drop(alive);
+                    drop((slot, alive));
                 });
             }
             () = &mut shutdown => break,

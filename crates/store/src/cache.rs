@@ -172,6 +172,10 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
         self.inner.expired_uploads(before_ms).await
     }
 
+    async fn open_uploads(&self, app_id: &str, now_ms: i64) -> StoreResult<(u64, u64)> {
+        self.inner.open_uploads(app_id, now_ms).await
+    }
+
     async fn list_apps(&self) -> StoreResult<Vec<App>> {
         self.inner.list_apps().await
     }

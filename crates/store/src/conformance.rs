@@ -335,6 +335,16 @@ async fn upload_sessions(store: &dyn MetaStore) {
         store.expired_uploads(200).await.unwrap(),
         vec!["up1".to_owned()]
     );
+    // Open at 50: both; at 200: up2 only; another app: none.
+    assert_eq!(
+        store.open_uploads("cli_a", 50).await.unwrap(),
+        (2, 18_000_000_000)
+    );
+    assert_eq!(
+        store.open_uploads("cli_a", 200).await.unwrap(),
+        (1, 9_000_000_000)
+    );
+    assert_eq!(store.open_uploads("cli_b", 50).await.unwrap(), (0, 0));
 
     let m = media("boxFinished", &"c".repeat(64));
     assert!(store.finish_upload("up2", &m).await.unwrap());
@@ -344,6 +354,11 @@ async fn upload_sessions(store: &dyn MetaStore) {
         .unwrap()
         .expect("kept until it expires");
     assert_eq!(finished.file_token.as_deref(), Some("boxFinished"));
+    assert_eq!(
+        store.open_uploads("cli_a", 200).await.unwrap(),
+        (0, 0),
+        "a finished upload is no longer open"
+    );
     assert_eq!(store.media("boxFinished").await.unwrap(), Some(m.clone()));
     // A second finish of the same session writes nothing.
     let mut other = m.clone();

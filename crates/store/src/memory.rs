@@ -156,6 +156,15 @@ impl MetaStore for MemoryMeta {
             .collect())
     }
 
+    async fn open_uploads(&self, app_id: &str, now_ms: i64) -> StoreResult<(u64, u64)> {
+        Ok(self
+            .read()?
+            .uploads
+            .values()
+            .filter(|u| u.app_id == app_id && u.file_token.is_none() && u.expires_at_ms > now_ms)
+            .fold((0, 0), |(n, bytes), u| (n + 1, bytes + u.size)))
+    }
+
     async fn list_apps(&self) -> StoreResult<Vec<App>> {
         Ok(sorted(
             self.read()?.apps.values().cloned().collect(),

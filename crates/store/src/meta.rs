@@ -65,6 +65,9 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn delete_upload(&self, upload_id: &str) -> StoreResult<()>;
     /// Ids of sessions that expired before `before_ms`.
     async fn expired_uploads(&self, before_ms: i64) -> StoreResult<Vec<String>>;
+    /// How many sessions of `app_id` are open at `now_ms` (unfinished and unexpired), and
+    /// the bytes they announce in all (the per-app caps of `upload_prepare`).
+    async fn open_uploads(&self, app_id: &str, now_ms: i64) -> StoreResult<(u64, u64)>;
 
     async fn list_apps(&self) -> StoreResult<Vec<App>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;

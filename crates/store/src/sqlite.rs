@@ -478,6 +478,21 @@ impl MetaStore for SqliteMeta {
         rows.iter().map(|r| Ok(r.try_get("upload_id")?)).collect()
     }
 
+    async fn open_uploads(&self, app_id: &str, now_ms: i64) -> StoreResult<(u64, u64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM uploads
+             WHERE app_id = ? AND file_token IS NULL AND expires_at_ms > ?",
+        )
+        .bind(app_id)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((
+            u64_of(row.try_get("n")?, "count")?,
+            u64_of(row.try_get("bytes")?, "bytes")?,
+        ))
+    }
+
     async fn list_apps(&self) -> StoreResult<Vec<App>> {
         let rows = sqlx::query("SELECT * FROM apps ORDER BY app_id")
             .fetch_all(&self.pool)

@@ -21,9 +21,16 @@ impl<S: Send + Sync, const MAX: usize> FromRequest<S> for Limited<MAX> {
             .await
             .map(Limited)
             .map_err(|e| {
-                ApiError::params(format!(
+                // A body over the limit is the gateway's 413; one that broke off, a 400.
+                let too_long = std::error::Error::source(&e)
+                    .is_some_and(|c| c.is::<http_body_util::LengthLimitError>());
+                let mut refusal = ApiError::params(format!(
                     "the body could not be read whole: it must be at most {MAX} bytes ({e})"
-                ))
+                ));
+                if too_long {
+                    refusal.status = Some(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+                }
+                refusal
             })
     }
 }
@@ -48,4 +55,18 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
         let path = if path == "." { "$".to_owned() } else { path };
         format!("{path}: {}", e.into_inner())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_a_413() {
+        let req = Request::new(axum::body::Body::from(vec![b'x'; 100]));
+        let e = Limited::<10>::from_request(req, &()).await.err().unwrap();
+        assert_eq!(e.status, Some(axum::http::StatusCode::PAYLOAD_TOO_LARGE));
+        let req = Request::new(axum::body::Body::from(vec![b'x'; 10]));
+        assert!(Limited::<10>::from_request(req, &()).await.is_ok());
+    }
 }

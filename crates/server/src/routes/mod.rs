@@ -11,7 +11,7 @@ mod tokens;
 mod upload;
 
 use crate::error::ApiError;
-use crate::gateway::not_found;
+use crate::gateway::{Refusal, not_found};
 use crate::layers::{Matched, Request, Response, served};
 use crate::state::AppState;
 use axum::Router;
@@ -56,6 +56,11 @@ impl Service<Request> for Dispatch {
         let state = self.state.clone();
         let admin = self.admin.clone();
         Box::pin(async move {
+            if let Some(refusal) = req.extensions().get::<Refusal>() {
+                let mut e = ApiError::params(refusal.why);
+                e.status = Some(refusal.status);
+                return Ok(served(e.into_response()));
+            }
             let Some(endpoint) = Matched::of(&req).map(|m| m.endpoint) else {
                 return Ok(served(not_found()));
             };

@@ -197,10 +197,31 @@ pub async fn prepare(
     }
     let size =
         u64::try_from(req.size).map_err(|_| ApiError::params("size must not be negative"))?;
+    let max = state.config.max_upload_size;
+    if size > max {
+        return Err(ApiError::new(ErrorCode::FileTooLarge)
+            .hint(format!("this server takes files of at most {max} bytes")));
+    }
     let node = Some(req.parent_node.as_str()).filter(|n| !n.is_empty());
     let extra = req.extra.as_deref().filter(|e| !e.is_empty());
     let target = resolve_target(state, caller, &req.parent_type, node, extra).await?;
     let now = state.clock.unix_ms();
+    let (open, announced) = state.meta.open_uploads(&caller.app_id, now).await?;
+    let config = &state.config;
+    if open >= config.max_open_uploads {
+        return Err(ApiError::new(ErrorCode::FileTooLarge).hint(format!(
+            "{} has {open} chunked uploads open, the most one app may: finish or let some expire",
+            caller.app_id
+        )));
+    }
+    if announced.saturating_add(size) > config.max_open_upload_bytes {
+        return Err(ApiError::new(ErrorCode::FileTooLarge).hint(format!(
+            "{}'s open chunked uploads would announce {} bytes, more than the {} one app may",
+            caller.app_id,
+            announced.saturating_add(size),
+            config.max_open_upload_bytes
+        )));
+    }
     let session = UploadSession {
         upload_id: new_upload_id(),
         app_id: caller.app_id.clone(),

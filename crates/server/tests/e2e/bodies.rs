@@ -43,7 +43,7 @@ async fn json_bodies_are_cut_at_64_kib() {
         &prepare,
     )
     .await;
-    let (_, env) = expect_error(resp, 400, 1061002).await;
+    let (_, env) = expect_error(resp, 413, 1061002).await;
     assert!(env.error.unwrap().troubleshooter.unwrap().contains("65536"));
 }
 

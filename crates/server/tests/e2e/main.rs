@@ -8,6 +8,7 @@ mod download;
 mod expiry;
 mod faults;
 mod front;
+mod gateway;
 mod hostile;
 mod limits;
 mod observability;
