@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README and .ci/run call it). It installs what the tests need,
 # then runs every suite: lints, the Rust tests (unit, conformance, end-to-end over real
-# HTTP, curl), and the official Python and Node SDKs and Chromium against the real binary.
+# HTTP, curl, 10 000 connections, 20 SIGKILL trials), the official Python and Node SDKs,
+# schemathesis and Chromium against the real binary, and every fuzz target for 20 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,10 @@ cargo test --locked --workspace
 # --- the official SDKs, pointed at the real binary --------------------------------------
 log "official SDKs"
 compat/run.sh target/debug/feishu-media
+
+# --- fuzzing: every target for 20 s (long runs: scripts/fuzz.sh SECONDS) -----------------
+log "fuzz targets, 20 s each"
+scripts/fuzz.sh 20
 
 # --- the benchmark harness, in its short smoke mode (the full run is bench/run.sh) -------
 log "bench/run.sh --quick"

@@ -1036,3 +1036,155 @@ fn succeeded_json(run: &std::process::Output) -> serde_json::Value {
     );
     serde_json::from_slice(&run.stdout).unwrap()
 }
+
+/// The open descriptors and resident memory (KiB) of process `pid`.
+fn fds_and_rss(pid: u32) -> (usize, u64) {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    (fds, rss)
+}
+
+/// Raises this process's soft limit on open files to `want` (or the hard limit).
+fn raise_fd_limit(want: u64) -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let target = limit.maximum.map_or(want, |max| max.min(want));
+    if limit.current.is_some_and(|c| c < target) {
+        limit.current = Some(target);
+        setrlimit(Resource::Nofile, limit).unwrap();
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// Opens `conns` connections to `addr` at once, sends one download on each, reads every
+/// answer while all are open; returns the statuses and the server's descriptors and
+/// memory at the peak.
+fn connections_at_once(
+    addr: &str,
+    pid: u32,
+    conns: usize,
+) -> (std::collections::BTreeMap<String, usize>, usize, u64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Open them all first (a few hundred handshakes at a time), and hold them.
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(256));
+        let mut opening = Vec::with_capacity(conns);
+        for _ in 0..conns {
+            let (addr, gate) = (addr.to_owned(), gate.clone());
+            opening.push(tokio::spawn(async move {
+                let _turn = gate.acquire().await.unwrap();
+                tokio::net::TcpStream::connect(&addr).await.unwrap()
+            }));
+        }
+        let mut open = Vec::with_capacity(conns);
+        for c in opening {
+            open.push(c.await.unwrap());
+        }
+        // Then a request on every one of them, all at once.
+        let request = "GET /open-apis/drive/v1/medias/boxBig/download HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer u-t\r\n\r\n";
+        let mut asking = Vec::with_capacity(conns);
+        for mut c in open {
+            asking.push(tokio::spawn(async move {
+                c.write_all(request.as_bytes()).await.unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 8192];
+                // The head, then the 4096-byte body it announces.
+                loop {
+                    let n = c.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "closed before the answer");
+                    got.extend_from_slice(&buf[..n]);
+                    if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n")
+                        && got.len() >= end + 4 + 4096
+                    {
+                        break;
+                    }
+                }
+                (String::from_utf8_lossy(&got[9..12]).into_owned(), c)
+            }));
+        }
+        let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+        let mut held = Vec::with_capacity(conns);
+        for a in asking {
+            let (status, c) = tokio::time::timeout(Duration::from_secs(120), a)
+                .await
+                .expect("bounded")
+                .unwrap();
+            *statuses.entry(status).or_default() += 1;
+            held.push(c);
+        }
+        let (peak_fds, peak_rss) = fds_and_rss(pid);
+        drop(held);
+        (statuses, peak_fds, peak_rss)
+    })
+}
+
+/// The server's descriptors and memory once its descriptors are back to `fds` (or 20 s).
+fn settled(pid: u32, fds: usize) -> (usize, u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = fds_and_rss(pid);
+        if now.0 <= fds || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ten_thousand_connections_at_once_are_all_served_then_let_go() {
+    const CONNS: usize = 10_000;
+    let limit = raise_fd_limit(CONNS as u64 + 1000);
+    assert!(
+        limit > CONNS as u64 + 100,
+        "the hard limit on open files is {limit}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = world_with_file(dir.path(), 4096);
+    let data = dir.path().join("data");
+    let server = Server::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--seed",
+        manifest.to_str().unwrap(),
+    ]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let pid = server.pid();
+    // A first round warms what a loaded server keeps (its database connections, the
+    // caches); a second must come back to the same descriptors and no more memory.
+    let (first, _, _) = connections_at_once(&addr, pid, CONNS);
+    assert_eq!(first.get("200"), Some(&CONNS), "{first:?}");
+    let (fds_before, rss_before) = settled(pid, 64);
+    let (statuses, peak_fds, peak_rss) = connections_at_once(&addr, pid, CONNS);
+    assert_eq!(statuses.get("200"), Some(&CONNS), "{statuses:?}");
+    assert!(
+        peak_fds >= fds_before + CONNS,
+        "all {CONNS} were open at once: {peak_fds}"
+    );
+    let (fds_after, rss_after) = settled(pid, fds_before);
+    println!(
+        "10k connections: fds {fds_before} → {peak_fds} → {fds_after}; \
+         RSS {rss_before} → {peak_rss} → {rss_after} KiB"
+    );
+    if fds_after > fds_before {
+        let links: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+            .collect();
+        panic!("descriptors kept: {fds_before} → {fds_after}: {links:?}");
+    }
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "memory grew from one round to the next: {rss_before} → {rss_after} KiB"
+    );
+}

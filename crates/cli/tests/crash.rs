@@ -4,7 +4,8 @@
 //! media that exists must have all its bytes; no temp file, orphan block set or orphan
 //! blob may survive the start-up sweep.
 //!
-//! Bounded: 4 rounds, 4 client threads, loopback only, a fixed seed.
+//! Bounded: `FEISHU_MEDIA_CRASH_TRIALS` SIGKILL trials (20 unless set; the soak script
+//! `scripts/crash-soak.sh` runs 100), 4 client threads, loopback only, a fixed seed.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -202,9 +203,13 @@ fn sigkill_at_random_moments_leaves_no_broken_token_and_no_leftovers() {
     )
     .unwrap();
 
+    let trials: u64 = std::env::var("FEISHU_MEDIA_CRASH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let answered: Arc<Mutex<Answered>> = Arc::default();
     let mut rng = Rng(0x5eed_1234_abcd_0001);
-    for round in 0..4u64 {
+    for round in 0..trials {
         let (mut server, base) = start(&data_dir, &manifest);
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..4u64)
@@ -310,7 +315,7 @@ fn sigkill_at_random_moments_leaves_no_broken_token_and_no_leftovers() {
         files_in(&data_dir.join("tmp"))
     );
     println!(
-        "crash test: {} answered uploads checked over 4 SIGKILL rounds",
+        "crash test: {} answered uploads checked over {trials} SIGKILL trials, 0 missing or partial",
         answered.len()
     );
 }

@@ -62,7 +62,8 @@ pub async fn serve_connection(
     timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut buf = BytesMut::with_capacity(8 * 1024);
+    // Small at first: most heads fit, and an idle connection holds little.
+    let mut buf = BytesMut::with_capacity(1024);
     loop {
         // One deadline for the whole head, however its bytes trickle in.
         let deadline = tokio::time::Instant::now() + timeouts.head;
@@ -111,8 +112,8 @@ pub async fn serve_connection(
             let app = tower::ServiceBuilder::new()
                 .layer(RequestBodyTimeoutLayer::new(timeouts.body_idle))
                 .service(app);
-            let conn = http.serve_connection(io, TowerToHyperService::new(app));
-            tokio::pin!(conn);
+            // Boxed: only connections handed over pay for hyper's connection state.
+            let mut conn = Box::pin(http.serve_connection(io, TowerToHyperService::new(app)));
             let ended = tokio::select! {
                 ended = conn.as_mut() => ended,
                 () = stopped(&mut stop) => {
@@ -136,6 +137,17 @@ pub async fn serve_connection(
         if close {
             let _ = stream.shutdown().await;
             return;
+        }
+    }
+}
+
+/// The head parser and the front's decision on it, for the fuzz target.
+pub(crate) fn fuzz_head(bytes: &[u8]) {
+    let _ = request_line_len(bytes);
+    if let Parsed::Complete(head) = parse_head(bytes) {
+        assert!(head.len <= bytes.len());
+        if let Some(m) = head.ours() {
+            let _ = head.into_request(m);
         }
     }
 }

@@ -38,6 +38,8 @@ pub mod demo;
 pub mod error;
 pub mod faults;
 pub mod front;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod layers;
 pub mod limits;
