@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the official Python (lark-oapi) and Node (@larksuiteoapi/node-sdk) SDKs against a
-# real feishu-media binary, changing nothing but their base URL, and a real browser
-# (Debian's Chromium, through playwright-core; CHROMIUM names another binary).
+# real feishu-media binary, changing nothing but their base URL, a real browser
+# (Debian's Chromium, through playwright-core; CHROMIUM names another binary), and
+# schemathesis against its OpenAPI document (SCHEMATHESIS_SECONDS, default 60).
 # Usage: compat/run.sh PATH_TO_FEISHU_MEDIA_BINARY
 set -euo pipefail
 bin=$(realpath "$1")
@@ -14,6 +15,12 @@ if [ ! -x python/.venv/bin/python ] || ! cmp -s python/requirements.txt python/.
   python3 -m venv python/.venv
   python/.venv/bin/pip install --quiet --disable-pip-version-check -r python/requirements.txt
   cp python/requirements.txt python/.venv/.installed
+fi
+if [ ! -x schemathesis/.venv/bin/st ] || ! cmp -s schemathesis/requirements.txt schemathesis/.venv/.installed; then
+  rm -rf schemathesis/.venv
+  python3 -m venv schemathesis/.venv
+  schemathesis/.venv/bin/pip install --quiet --disable-pip-version-check -r schemathesis/requirements.txt
+  cp schemathesis/requirements.txt schemathesis/.venv/.installed
 fi
 if [ ! -d node/node_modules/@larksuiteoapi/node-sdk ] || ! cmp -s node/package-lock.json node/node_modules/.installed-lock; then
   (cd node && npm ci --no-audit --no-fund --loglevel=error)
@@ -50,6 +57,16 @@ status=0
 python/.venv/bin/python python/check.py "$base" "$here/fixtures" || status=1
 node node/check.js "$base" "$here/fixtures" || status=1
 CHROMIUM=$(command -v "${CHROMIUM:-chromium}") node browser/check.js "$base" "$here/fixtures" || status=1
+# schemathesis against /openapi.json, as the compat app: no server error, and every
+# answer's status, content type, headers and body as the document describes them.
+token=$(curl -sS -X POST "$base/open-apis/auth/v3/tenant_access_token/internal" \
+  -H 'Content-Type: application/json' -d '{"app_id":"cli_compat","app_secret":"compat-secret"}' \
+  | sed -E 's/.*"tenant_access_token":"([^"]+)".*/\1/')
+schemathesis/.venv/bin/st run "$base/openapi.json" -H "Authorization: Bearer $token" \
+  -c not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+  --max-time "${SCHEMATHESIS_SECONDS:-60}" --seed 1 --continue-on-failure --generation-database none \
+  >"$work/schemathesis" 2>&1 && echo "schemathesis: $(grep -E '[0-9]+ generated' "$work/schemathesis" | tr -s ' ')" \
+  || { cat "$work/schemathesis"; echo "FAIL schemathesis"; status=1; }
 if [ "$status" -ne 0 ]; then
   echo "--- server log ---"; tail -n 40 "$work/stderr"
 fi

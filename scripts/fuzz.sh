@@ -15,7 +15,9 @@ export RUSTC_BOOTSTRAP=1
 cd fuzz
 targets=("$@")
 ((${#targets[@]})) || mapfile -t targets < <(cargo fuzz list)
-cargo fuzz build --locked
+# cargo-fuzz has no --locked: check first that fuzz/Cargo.lock needs no change.
+cargo metadata --locked --format-version 1 >/dev/null
+cargo fuzz build
 limit=(-max_total_time="$secs")
 [ -n "${RUNS:-}" ] && limit=(-runs="$RUNS")
 for t in "${targets[@]}"; do
@@ -24,7 +26,7 @@ for t in "${targets[@]}"; do
   echo "==> fuzz $t (${RUNS:-${secs}s})"
   # New inputs go to a scratch corpus; the committed seeds are only read.
   status=0
-  cargo fuzz run --locked "$t" "$work" "seeds/$t" -- "${limit[@]}" -print_final_stats=1 >"$log" 2>&1 || status=$?
+  cargo fuzz run "$t" "$work" "seeds/$t" -- "${limit[@]}" -print_final_stats=1 >"$log" 2>&1 || status=$?
   grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY' "$log" || true
   rm -rf "$work"
   if [ "$status" -ne 0 ]; then
