@@ -67,6 +67,18 @@ fn world_with_file(dir: &Path, size: u64) -> std::path::PathBuf {
     path
 }
 
+/// A server on the embedded store in `dir/data`, seeded with [`world_with_file`].
+fn seeded_with_file(dir: &Path, size: u64) -> Server {
+    let manifest = world_with_file(dir, size);
+    let data = dir.join("data");
+    Server::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--seed",
+        manifest.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn a_refused_manifest_exits_3_naming_the_json_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -141,14 +153,7 @@ fn the_demo_curl_lines_work_as_printed() {
 fn sigterm_lets_an_in_flight_download_finish() {
     let dir = tempfile::tempdir().unwrap();
     let size = 24 * 1024 * 1024;
-    let manifest = world_with_file(dir.path(), size);
-    let data = dir.path().join("data");
-    let mut server = Server::start(&[
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--seed",
-        manifest.to_str().unwrap(),
-    ]);
+    let mut server = seeded_with_file(dir.path(), size);
     let url = format!("{}/open-apis/drive/v1/medias/boxBig/download", server.base);
     let out = dir.path().join("out.bin");
     // ~3 s at 8 MB/s: long enough to be in flight when the signal comes.
@@ -221,14 +226,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 fn a_large_media_streams_without_being_held_in_memory() {
     let dir = tempfile::tempdir().unwrap();
     let size: u64 = 512 * 1024 * 1024;
-    let manifest = world_with_file(dir.path(), size);
-    let data = dir.path().join("data");
-    let server = Server::start(&[
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--seed",
-        manifest.to_str().unwrap(),
-    ]);
+    let server = seeded_with_file(dir.path(), size);
     std::fs::remove_file(dir.path().join("big.bin")).unwrap(); // the store has its own copy
     let url = format!("{}/open-apis/drive/v1/medias/boxBig/download", server.base);
     let out = curl(&[
@@ -354,14 +352,7 @@ fn replicas_sharing_a_secret_accept_each_others_links_and_links_expire() {
 #[test]
 fn large_uploads_stream_without_being_held_in_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = world_with_file(dir.path(), 1);
-    let data = dir.path().join("data");
-    let server = Server::start(&[
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--seed",
-        manifest.to_str().unwrap(),
-    ]);
+    let server = seeded_with_file(dir.path(), 1);
     let block = 4 * 1024 * 1024;
     let blocks = 48; // 192 MiB through the chunked calls
     let block_file = dir.path().join("block.bin");
@@ -1150,14 +1141,7 @@ fn ten_thousand_connections_at_once_are_all_served_then_let_go() {
         "the hard limit on open files is {limit}"
     );
     let dir = tempfile::tempdir().unwrap();
-    let manifest = world_with_file(dir.path(), 4096);
-    let data = dir.path().join("data");
-    let server = Server::start(&[
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--seed",
-        manifest.to_str().unwrap(),
-    ]);
+    let server = seeded_with_file(dir.path(), 4096);
     let addr = server.base.trim_start_matches("http://").to_owned();
     let pid = server.pid();
     // A first round warms what a loaded server keeps (its database connections, the

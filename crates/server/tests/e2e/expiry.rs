@@ -2,7 +2,7 @@
 //! expire when the test advances the clock, with no sleeping and no seeded lifetimes.
 
 use crate::support::*;
-use crate::tmp_urls::links;
+use crate::tmp_urls::link;
 use crate::uploads::{part, prepare};
 use std::time::Duration;
 
@@ -68,10 +68,7 @@ async fn upload_sessions_expire_after_a_day() {
 async fn temporary_links_expire_after_a_day() {
     let s = server().await;
     let token = s.tenant_token("cli_a", "sec-a").await;
-    let link = links(&s, &token, &["boxHundred"]).await[0]["tmp_download_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let link = link(&s, &token, "boxHundred").await;
     s.state.clock.advance(Duration::from_secs(24 * 3600 - 5));
     assert_eq!(client().get(&link).send().await.unwrap().status(), 200);
     s.state.clock.advance(Duration::from_secs(5));

@@ -133,23 +133,11 @@ async fn upload_prepare_refuses_files_and_totals_over_the_caps() {
     let token = s.tenant_token("cli_up", "sec-u").await;
     expect_error(prepare(&s, &token, "big.bin", 101).await, 400, 1061043).await;
     expect_data(prepare(&s, &token, "a.bin", 100).await).await;
-    let (_, env) = expect_error(prepare(&s, &token, "b.bin", 60).await, 400, 1061043).await;
-    assert!(
-        env.error
-            .unwrap()
-            .troubleshooter
-            .unwrap()
-            .contains("160 bytes")
-    );
+    let why = expect_hint(prepare(&s, &token, "b.bin", 60).await, 400, 1061043).await;
+    assert!(why.contains("160 bytes"), "{why}");
     expect_data(prepare(&s, &token, "b.bin", 50).await).await;
-    let (_, env) = expect_error(prepare(&s, &token, "c.bin", 0).await, 400, 1061043).await;
-    assert!(
-        env.error
-            .unwrap()
-            .troubleshooter
-            .unwrap()
-            .contains("2 chunked uploads open")
-    );
+    let why = expect_hint(prepare(&s, &token, "c.bin", 0).await, 400, 1061043).await;
+    assert!(why.contains("2 chunked uploads open"), "{why}");
     // Once they expire, the app may prepare again.
     s.state.clock.advance(Duration::from_secs(24 * 3600));
     let token = s.tenant_token("cli_up", "sec-u").await;

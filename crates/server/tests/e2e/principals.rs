@@ -2,7 +2,7 @@
 //! roles at once, and an upload is finished only while its permission still holds.
 
 use crate::support::*;
-use crate::uploads::{part, prepare};
+use crate::uploads::prepared_with_its_block;
 use reqwest::Method;
 use serde_json::json;
 
@@ -105,11 +105,7 @@ async fn an_app_moved_to_another_tenant_loses_its_old_tokens() {
 async fn upload_finish_checks_the_edit_permission_again() {
     let s = admin_server().await;
     let token = s.tenant_token("cli_up", "sec-u").await;
-    let id = expect_data(prepare(&s, &token, "x.bin", 10).await).await["upload_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    expect_data(part(&s, &token, &id, 0, &[1u8; 10], None).await).await;
+    let id = prepared_with_its_block(&s, &token).await;
     let removed = admin(
         &s,
         Method::DELETE,
@@ -148,8 +144,7 @@ async fn the_admin_api_reads_no_files() {
             ),
         )
         .await;
-        let (_, env) = expect_error(resp, 400, 1061002).await;
-        let why = env.error.unwrap().troubleshooter.unwrap();
+        let why = expect_hint(resp, 400, 1061002).await;
         assert!(
             why.starts_with("path: the admin API reads no files"),
             "{why}"
@@ -193,8 +188,7 @@ async fn with_a_fixtures_dir_the_admin_api_reads_inside_it_only() {
         )
     };
     for outside in ["/etc/passwd", "../secret", "link"] {
-        let (_, env) = expect_error(put(outside).await, 400, 1061002).await;
-        let why = env.error.unwrap().troubleshooter.unwrap();
+        let why = expect_hint(put(outside).await, 400, 1061002).await;
         assert!(why.starts_with("path: "), "{why}");
     }
     assert_eq!(put("ok.bin").await.status(), 200);

@@ -141,6 +141,14 @@ pub async fn expect_error(
     (headers, env)
 }
 
+/// [`expect_error`], and the refusal's reason (`error.troubleshooter`).
+pub async fn expect_hint(resp: reqwest::Response, status: u16, code: i64) -> String {
+    let (_, env) = expect_error(resp, status, code).await;
+    env.error
+        .and_then(|e| e.troubleshooter)
+        .expect("a troubleshooter hint")
+}
+
 pub fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }

@@ -12,6 +12,14 @@ fn batch_url(s: &TestServer, tokens: &[&str]) -> String {
     ))
 }
 
+/// The temporary link of one media.
+pub async fn link(s: &TestServer, token: &str, file_token: &str) -> String {
+    links(s, token, &[file_token]).await[0]["tmp_download_url"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub async fn links(s: &TestServer, token: &str, tokens: &[&str]) -> Vec<Value> {
     let d = expect_data(get(&batch_url(s, tokens), token, &[]).await).await;
     d["tmp_download_urls"].as_array().unwrap().clone()
@@ -150,10 +158,7 @@ async fn batch_rules() {
 async fn tampered_truncated_expired_and_missing_codes_are_refused() {
     let s = server().await;
     let token = s.tenant_token("cli_a", "sec-a").await;
-    let link = links(&s, &token, &["boxHundred"]).await[0]["tmp_download_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let link = link(&s, &token, "boxHundred").await;
     let code = link.split("code=").nth(1).unwrap().to_owned();
     let base = s.url("/space/api/box/stream/download/authcode/");
     let forged_payload = {
@@ -199,10 +204,7 @@ async fn links_survive_a_restart_and_use_the_public_url() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start_in(Backend::Embedded, dir.path(), world()).await;
     let token = s.tenant_token("cli_a", "sec-a").await;
-    let link = links(&s, &token, &["boxHundred"]).await[0]["tmp_download_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let link = link(&s, &token, "boxHundred").await;
     let path = link.trim_start_matches(&s.base).to_owned();
     s.stop().await;
     let s = TestServer::start_in(Backend::Embedded, dir.path(), serde_json::json!({})).await;
@@ -216,10 +218,7 @@ async fn links_survive_a_restart_and_use_the_public_url() {
 async fn curl_fetches_a_link_with_and_without_range() {
     let s = server().await;
     let token = s.tenant_token("cli_a", "sec-a").await;
-    let link = links(&s, &token, &["boxHundred"]).await[0]["tmp_download_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let link = link(&s, &token, "boxHundred").await;
     let out = tokio::task::spawn_blocking(move || {
         let whole = std::process::Command::new("curl")
             .args(["-sS", "-f", &link])

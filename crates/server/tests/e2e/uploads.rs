@@ -404,6 +404,16 @@ pub async fn prepare(s: &TestServer, token: &str, name: &str, size: u64) -> reqw
     .await
 }
 
+/// A chunked upload of 10 bytes, prepared and its one block sent; its upload id.
+pub async fn prepared_with_its_block(s: &TestServer, token: &str) -> String {
+    let id = expect_data(prepare(s, token, "x.bin", 10).await).await["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_data(part(s, token, &id, 0, &[1u8; 10], None).await).await;
+    id
+}
+
 pub async fn part(
     s: &TestServer,
     token: &str,
@@ -624,11 +634,7 @@ async fn sweeps_remove_expired_sessions_orphan_blocks_and_orphan_blobs() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start_in(Backend::Embedded, dir.path(), world()).await;
     let token = s.tenant_token("cli_up", "sec-u").await;
-    let id = expect_data(prepare(&s, &token, "x.bin", 10).await).await["upload_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    expect_data(part(&s, &token, &id, 0, &[1u8; 10], None).await).await;
+    let id = prepared_with_its_block(&s, &token).await;
     s.state
         .clock
         .advance(std::time::Duration::from_secs(24 * 3600));
