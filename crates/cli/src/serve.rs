@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use feishu_media_server::config::{self, Storage};
+use feishu_media_server::config::{self, LimitsBackend, Storage};
 use feishu_media_server::{AppState, ServerConfig, demo, seed};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Seconds a chunked upload may stay unfinished.
     #[arg(long, env = "FEISHU_MEDIA_UPLOAD_TTL", default_value_t = 24 * 3600)]
     upload_ttl: u64,
+    /// Where rate-limit counts are kept: `redis://HOST:PORT` shares them between
+    /// replicas (5/s and 10 000/day for the fleet together); default: in this process.
+    #[arg(long, env = "FEISHU_MEDIA_LIMITS", hide_env_values = true)]
+    limits: Option<String>,
     /// Seconds a request body may send nothing before the request is abandoned (400).
     #[arg(long, env = "FEISHU_MEDIA_BODY_IDLE_TIMEOUT", default_value_t = 30)]
     body_idle_timeout: u64,
@@ -132,6 +136,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_open_upload_bytes: args.max_open_upload_bytes,
         admin_token: admin_token.clone(),
         fixtures_dir: args.fixtures_dir.clone(),
+        limits: match &args.limits {
+            Some(url) => LimitsBackend::Redis(url.clone()),
+            None => LimitsBackend::InProcess,
+        },
         ..ServerConfig::default()
     };
     let state = AppState::open(config)

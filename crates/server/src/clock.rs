@@ -66,11 +66,3 @@ impl Clock {
         u64::try_from(self.unix_ms() / 1000).unwrap_or(0)
     }
 }
-
-impl governor::clock::Clock for Clock {
-    type Instant = Duration;
-
-    fn now(&self) -> Duration {
-        self.elapsed()
-    }
-}

@@ -12,6 +12,16 @@ pub enum Storage {
     DataDir(PathBuf),
 }
 
+/// Where rate-limit counts are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LimitsBackend {
+    /// In this process (the default); daily counts saved in the metadata store.
+    #[default]
+    InProcess,
+    /// In Redis, shared by every replica: `redis://[user:password@]host:port[/db]`.
+    Redis(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub storage: Storage,
@@ -34,6 +44,8 @@ pub struct ServerConfig {
     /// The one folder the admin API may read media files from (`--fixtures-dir`);
     /// `None`: it reads none (bytes come in the request).
     pub fixtures_dir: Option<PathBuf>,
+    /// Where rate-limit counts are kept (`--limits`).
+    pub limits: LimitsBackend,
     /// Hours east of UTC where the rate limits' day ends (Feishu: UTC+8).
     pub day_offset_hours: i64,
     /// Stop the server's clock (tests of rate limits advance it by hand).
@@ -68,6 +80,7 @@ impl Default for ServerConfig {
             admin_token: None,
             fixtures_dir: None,
             frozen_clock: false,
+            limits: LimitsBackend::InProcess,
             day_offset_hours: 8,
             sweep_interval: Duration::from_secs(600),
             body_idle_timeout: Duration::from_secs(30),

@@ -40,11 +40,14 @@ impl AppState {
         } else {
             Clock::default()
         };
+        let limits = Limits::open(&config.limits, clock.clone(), config.day_offset_hours)
+            .await
+            .map_err(|why| StoreError::Backend(format!("--limits: {why}")))?;
         Ok(Self::new(Shared {
             meta,
             blobs,
             secret,
-            limits: Limits::new(clock.clone(), config.day_offset_hours),
+            limits,
             config,
             clock,
             faults: Default::default(),

@@ -28,7 +28,7 @@ pub async fn reset(state: &AppState) -> Result<SeedReport, ApiError> {
     for id in state.blobs.part_uploads().await? {
         state.blobs.discard_parts(&id).await?;
     }
-    state.limits.clear();
+    state.limits.clear().await?;
     state.faults.set(Vec::new());
     state.requests.clear();
     let startup = state.startup.read().expect("not poisoned").clone();

@@ -136,3 +136,126 @@ async fn upload_endpoints_are_limited_too() {
     }
     expect_error(post_json(&url, &token, &body).await, 429, 99991400).await;
 }
+
+// --- shared limits, in Redis --------------------------------------------------------------
+
+use feishu_media_testkit::TestRedis;
+
+/// Two replicas counting in one Redis.
+async fn two_replicas(redis: &TestRedis) -> (TestServer, TestServer) {
+    let url = redis.url();
+    let config = |c: &mut feishu_media_server::ServerConfig| {
+        c.limits = feishu_media_server::config::LimitsBackend::Redis(url.clone());
+    };
+    let a = TestServer::start_with_config(world(), config).await;
+    let b = TestServer::start_with_config(world(), config).await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn the_redis_counter_passes_the_suite() {
+    let redis = TestRedis::start();
+    let counter = feishu_media_server::limits::Shared::connect(&redis.url(), 8)
+        .await
+        .unwrap();
+    let meta = feishu_media_store::memory::MemoryMeta::new();
+    feishu_media_server::limits::counter_suite(&counter, &meta, "cli|t|download").await;
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_hold_five_per_second_together() {
+    let redis = TestRedis::start();
+    let (a, b) = two_replicas(&redis).await;
+    // Each replica issues its own token (their secrets differ); both count for cli_lim.
+    let (ta, tb) = (
+        a.tenant_token("cli_lim", "sec-l").await,
+        b.tenant_token("cli_lim", "sec-l").await,
+    );
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let (s, t) = if i % 2 == 0 { (&a, &ta) } else { (&b, &tb) };
+        statuses.push(
+            get(&s.download_url("boxHundred"), t, &[])
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 429],
+        "five for the fleet, not each"
+    );
+    // Without Redis, each replica would have allowed its own five.
+    let alone = server().await;
+    let t = alone.tenant_token("cli_lim", "sec-l").await;
+    for _ in 0..5 {
+        assert_eq!(
+            get(&alone.download_url("boxHundred"), &t, &[])
+                .await
+                .status(),
+            200
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_redis_requests_go_on_counted_per_replica_and_share_again_when_it_returns() {
+    let redis = TestRedis::start();
+    let (a, b) = two_replicas(&redis).await;
+    let (ta, tb) = (
+        a.tenant_token("cli_lim", "sec-l").await,
+        b.tenant_token("cli_lim", "sec-l").await,
+    );
+    let port = redis.kill();
+    let started = std::time::Instant::now();
+    let resp = get(&a.download_url("boxHundred"), &ta, &[]).await;
+    assert_eq!(resp.status(), 200, "served, counted in process");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // Back on the same port: counted in Redis again (the replicas reconnect by themselves).
+    let redis = TestRedis::start_on(port);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let mut statuses = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while statuses.len() < 6 {
+        let (s, t) = if statuses.len() % 2 == 0 {
+            (&a, &ta)
+        } else {
+            (&b, &tb)
+        };
+        statuses.push(
+            get(&s.download_url("boxHundred"), t, &[])
+                .await
+                .status()
+                .as_u16(),
+        );
+        if statuses.len() == 6 && statuses != [200, 200, 200, 200, 200, 429] {
+            // Still reconnecting: the window restarts after a second.
+            assert!(std::time::Instant::now() < deadline, "{statuses:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            statuses.clear();
+        }
+    }
+    drop(redis);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_refused_at_start_naming_the_setting() {
+    let config = feishu_media_server::ServerConfig {
+        limits: feishu_media_server::config::LimitsBackend::Redis(
+            "redis://user:s3cret@127.0.0.1:1".into(),
+        ),
+        ..Default::default()
+    };
+    let e = feishu_media_server::AppState::open(config)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("--limits"), "{e}");
+    assert!(!e.contains("s3cret"), "credentials never appear: {e}");
+}
