@@ -179,6 +179,28 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Every item of a listing, page after page.
+    async fn list_all(&self, path: &str) -> anyhow::Result<Value> {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let query = match &token {
+                None => format!("/{path}?page_size=1000"),
+                Some(t) => format!("/{path}?page_size=1000&page_token={t}"),
+            };
+            let page = self.call(reqwest::Method::GET, &query, None).await?;
+            if let Some(more) = page["items"].as_array() {
+                items.extend(more.iter().cloned());
+            }
+            match page["page_token"].as_str() {
+                Some(t) if page["has_more"] == true => token = Some(t.to_owned()),
+                _ => return Ok(Value::Array(items)),
+            }
+        }
+    }
+}
+
 fn read_input(file: &PathBuf) -> anyhow::Result<Vec<u8>> {
     if file.as_os_str() == "-" {
         let mut buf = Vec::new();
@@ -244,12 +266,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 "log_id",
             ],
         ),
-        AdminCommand::List { kind } => (
-            client
-                .call(Method::GET, &format!("/{}", kind.path()), None)
-                .await?,
-            kind.columns(),
-        ),
+        AdminCommand::List { kind } => (client.list_all(kind.path()).await?, kind.columns()),
         AdminCommand::Get { kind, id } => (
             client
                 .call(Method::GET, &format!("/{}/{id}", kind.path()), None)

@@ -6,7 +6,7 @@
 //! a database would each need invalidation from the others (not done yet).
 
 use crate::error::StoreResult;
-use crate::meta::{Batch, MetaStore};
+use crate::meta::{Batch, MetaStore, Page, PageRequest};
 use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
 use async_trait::async_trait;
 
@@ -145,8 +145,8 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
         Ok(n)
     }
 
-    async fn list_media(&self) -> StoreResult<Vec<Media>> {
-        self.inner.list_media().await
+    async fn page_media(&self, page: PageRequest) -> StoreResult<Page<Media>> {
+        self.inner.page_media(page).await
     }
 
     async fn put_upload(&self, s: &UploadSession) -> StoreResult<()> {
@@ -176,20 +176,24 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
         self.inner.open_uploads(app_id, now_ms).await
     }
 
-    async fn list_apps(&self) -> StoreResult<Vec<App>> {
-        self.inner.list_apps().await
+    async fn page_apps(&self, page: PageRequest) -> StoreResult<Page<App>> {
+        self.inner.page_apps(page).await
     }
 
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        self.inner.list_users().await
+    async fn page_users(&self, page: PageRequest) -> StoreResult<Page<User>> {
+        self.inner.page_users(page).await
     }
 
-    async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>> {
-        self.inner.list_tokens(kind).await
+    async fn page_tokens(
+        &self,
+        kind: StoredTokenKind,
+        page: PageRequest,
+    ) -> StoreResult<Page<AccessToken>> {
+        self.inner.page_tokens(kind, page).await
     }
 
-    async fn list_documents(&self) -> StoreResult<Vec<Document>> {
-        self.inner.list_documents().await
+    async fn page_documents(&self, page: PageRequest) -> StoreResult<Page<Document>> {
+        self.inner.page_documents(page).await
     }
 
     /// Its tokens and roles go too, so cached tokens and documents are all dropped.

@@ -2,7 +2,7 @@
 //! functions and they pass.
 
 use crate::blob::{BlobInfo, BlobStore};
-use crate::meta::{Batch, MetaStore};
+use crate::meta::{Batch, MetaStore, PageRequest};
 use crate::model::*;
 use futures_util::TryStreamExt;
 
@@ -264,6 +264,57 @@ async fn listings_and_deletes(store: &dyn MetaStore) {
         .map(|m| m.file_token)
         .collect();
     assert_eq!(media, ["boxA", "boxFinished"], "ordered by token");
+
+    // Pages: in key order, each after the last key of the one before, the last says so.
+    let first = store.page_apps(PageRequest::first(1)).await.unwrap();
+    assert_eq!(first.items.len(), 1);
+    assert_eq!(first.items[0].app_id, "cli_a");
+    assert_eq!(first.next.as_deref(), Some("cli_a"));
+    let second = store
+        .page_apps(PageRequest {
+            after: first.next,
+            size: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.items[0].app_id, "cli_b");
+    assert_eq!(second.next, None, "the last page");
+    let whole = store.page_media(PageRequest::first(10)).await.unwrap();
+    assert_eq!((whole.items.len(), whole.next), (2, None));
+    let after = store
+        .page_media(PageRequest {
+            after: Some("boxB".into()),
+            size: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        after.items[0].file_token, "boxFinished",
+        "after any key, even one not stored"
+    );
+    let tokens = store
+        .page_tokens(StoredTokenKind::User, PageRequest::first(5))
+        .await
+        .unwrap();
+    assert_eq!(tokens.items.len(), 1, "user tokens only");
+    assert_eq!(
+        store
+            .page_documents(PageRequest::first(5))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .page_users(PageRequest::first(5))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 
     assert!(store.delete_app("cli_b").await.unwrap());
     assert!(!store.delete_app("cli_b").await.unwrap());

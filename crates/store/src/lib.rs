@@ -31,5 +31,5 @@ pub mod sqlite;
 
 pub use blob::{BlobInfo, BlobStore, ByteStream, FileRange, Payload, StagedBlob};
 pub use error::{StoreError, StoreResult};
-pub use meta::{Batch, MetaStore};
+pub use meta::{Batch, MetaStore, Page, PageRequest};
 pub use model::*;

@@ -2,7 +2,7 @@
 
 use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, Payload, StagedBlob};
 use crate::error::{StoreError, StoreResult};
-use crate::meta::{Batch, MetaStore};
+use crate::meta::{Batch, MetaStore, Page, PageRequest};
 use crate::model::{
     AccessToken, App, Document, Media, Principal, StoredTokenKind, UploadSession, User,
 };
@@ -111,11 +111,9 @@ impl MetaStore for MemoryMeta {
         Ok((n - t.tokens.len()) as u64)
     }
 
-    async fn list_media(&self) -> StoreResult<Vec<Media>> {
-        Ok(sorted(
-            self.read()?.media.values().cloned().collect(),
-            |m: &Media| m.file_token.clone(),
-        ))
+    async fn page_media(&self, page: PageRequest) -> StoreResult<Page<Media>> {
+        let items = self.read()?.media.values().cloned().collect();
+        Ok(page_of(items, &page, |m: &Media| &m.file_token))
     }
 
     async fn put_upload(&self, session: &UploadSession) -> StoreResult<()> {
@@ -165,36 +163,34 @@ impl MetaStore for MemoryMeta {
             .fold((0, 0), |(n, bytes), u| (n + 1, bytes + u.size)))
     }
 
-    async fn list_apps(&self) -> StoreResult<Vec<App>> {
-        Ok(sorted(
-            self.read()?.apps.values().cloned().collect(),
-            |a: &App| a.app_id.clone(),
-        ))
+    async fn page_apps(&self, page: PageRequest) -> StoreResult<Page<App>> {
+        let items = self.read()?.apps.values().cloned().collect();
+        Ok(page_of(items, &page, |a: &App| &a.app_id))
     }
 
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        Ok(sorted(
-            self.read()?.users.values().cloned().collect(),
-            |u: &User| u.user_id.clone(),
-        ))
+    async fn page_users(&self, page: PageRequest) -> StoreResult<Page<User>> {
+        let items = self.read()?.users.values().cloned().collect();
+        Ok(page_of(items, &page, |u: &User| &u.user_id))
     }
 
-    async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>> {
-        let tokens = self
+    async fn page_tokens(
+        &self,
+        kind: StoredTokenKind,
+        page: PageRequest,
+    ) -> StoreResult<Page<AccessToken>> {
+        let items = self
             .read()?
             .tokens
             .values()
             .filter(|t| t.kind == kind)
             .cloned()
             .collect();
-        Ok(sorted(tokens, |t: &AccessToken| t.hash.clone()))
+        Ok(page_of(items, &page, |t: &AccessToken| &t.hash))
     }
 
-    async fn list_documents(&self) -> StoreResult<Vec<Document>> {
-        Ok(sorted(
-            self.read()?.documents.values().cloned().collect(),
-            |d: &Document| d.token.clone(),
-        ))
+    async fn page_documents(&self, page: PageRequest) -> StoreResult<Page<Document>> {
+        let items = self.read()?.documents.values().cloned().collect();
+        Ok(page_of(items, &page, |d: &Document| &d.token))
     }
 
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
@@ -255,9 +251,13 @@ impl MetaStore for MemoryMeta {
 }
 
 /// A listing in a stable order, as the SQL backends give it.
-fn sorted<T>(mut items: Vec<T>, key: impl Fn(&T) -> String) -> Vec<T> {
-    items.sort_by_key(|i| key(i));
-    items
+/// One page of `items` (in any order) by `key`.
+fn page_of<T>(mut items: Vec<T>, page: &PageRequest, key: impl Fn(&T) -> &str) -> Page<T> {
+    let after = page.after.as_deref().unwrap_or("");
+    items.retain(|i| key(i) > after);
+    items.sort_by(|a, b| key(a).cmp(key(b)));
+    items.truncate(page.size.max(1) + 1);
+    Page::of(items, page.size.max(1), key)
 }
 
 #[derive(Default)]

@@ -25,6 +25,60 @@ impl Batch {
     }
 }
 
+/// Where a listing starts and how long a page is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The key the previous page ended with (`None`: from the first).
+    pub after: Option<String>,
+    /// At most this many items (at least one).
+    pub size: usize,
+}
+
+impl PageRequest {
+    pub fn first(size: usize) -> Self {
+        Self { after: None, size }
+    }
+}
+
+/// One page of a listing, ordered by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The key of the last item when more follow (ask again `after` it); `None` on the
+    /// last page.
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The page of `size` from `rows` (up to `size + 1`, ordered), whose keys `key` gives.
+    pub fn of(mut rows: Vec<T>, size: usize, key: impl Fn(&T) -> &str) -> Self {
+        let more = rows.len() > size;
+        rows.truncate(size);
+        let next = more
+            .then(|| rows.last().map(|r| key(r).to_owned()))
+            .flatten();
+        Self { items: rows, next }
+    }
+}
+
+/// Every page of a listing, one after the other (sweeps and tests; the admin API pages).
+async fn all<T, F, Fut>(mut page: F) -> StoreResult<Vec<T>>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Page<T>>>,
+{
+    let mut out = Vec::new();
+    let mut req = PageRequest::first(1000);
+    loop {
+        let p = page(req.clone()).await?;
+        out.extend(p.items);
+        match p.next {
+            Some(after) => req.after = Some(after),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// Metadata: small, keyed reads on the hot path, atomic batched writes.
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {
@@ -50,8 +104,13 @@ pub trait MetaStore: Send + Sync + 'static {
     /// answering "token expire" rather than "invalid".
     async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64>;
 
-    /// Every media, deleted ones included (sweeps, tests; the admin API will page it).
-    async fn list_media(&self) -> StoreResult<Vec<Media>>;
+    /// Media by token, deleted ones included.
+    async fn page_media(&self, page: PageRequest) -> StoreResult<Page<Media>>;
+
+    /// Every media, page by page.
+    async fn list_media(&self) -> StoreResult<Vec<Media>> {
+        all(|p| self.page_media(p)).await
+    }
 
     /// Creates or replaces a chunked-upload session.
     async fn put_upload(&self, session: &UploadSession) -> StoreResult<()>;
@@ -69,11 +128,31 @@ pub trait MetaStore: Send + Sync + 'static {
     /// the bytes they announce in all (the per-app caps of `upload_prepare`).
     async fn open_uploads(&self, app_id: &str, now_ms: i64) -> StoreResult<(u64, u64)>;
 
-    async fn list_apps(&self) -> StoreResult<Vec<App>>;
-    async fn list_users(&self) -> StoreResult<Vec<User>>;
-    /// Tokens of one kind (the admin API lists user tokens).
-    async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>>;
-    async fn list_documents(&self) -> StoreResult<Vec<Document>>;
+    /// Apps by id.
+    async fn page_apps(&self, page: PageRequest) -> StoreResult<Page<App>>;
+    /// Users by id.
+    async fn page_users(&self, page: PageRequest) -> StoreResult<Page<User>>;
+    /// Tokens of one kind by hash (the admin API lists user tokens).
+    async fn page_tokens(
+        &self,
+        kind: StoredTokenKind,
+        page: PageRequest,
+    ) -> StoreResult<Page<AccessToken>>;
+    /// Documents by token.
+    async fn page_documents(&self, page: PageRequest) -> StoreResult<Page<Document>>;
+
+    async fn list_apps(&self) -> StoreResult<Vec<App>> {
+        all(|p| self.page_apps(p)).await
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        all(|p| self.page_users(p)).await
+    }
+    async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>> {
+        all(|p| self.page_tokens(kind, p)).await
+    }
+    async fn list_documents(&self) -> StoreResult<Vec<Document>> {
+        all(|p| self.page_documents(p)).await
+    }
 
     /// Hard deletes; each answers whether something was there. Deleting an app or a user
     /// also deletes its tokens (an app's: every token issued for it, user tokens too) and

@@ -1,7 +1,7 @@
 //! Metadata in SQLite (WAL, `synchronous=FULL`): a committed write survives a crash.
 
 use crate::error::{StoreError, StoreResult};
-use crate::meta::{Batch, MetaStore};
+use crate::meta::{Batch, MetaStore, Page, PageRequest};
 use crate::model::*;
 use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -116,6 +116,26 @@ impl SqliteMeta {
         }
         tx.commit().await?;
         Ok(gone)
+    }
+
+    /// The rows of one page: `sql` takes (an optional `first` bind,) the key to start
+    /// after and a limit, and is asked for one row more than the page, to tell whether
+    /// more follow.
+    async fn page(
+        &self,
+        sql: &'static str,
+        first: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<SqliteRow>> {
+        let mut q = sqlx::query(sql);
+        if let Some(first) = first {
+            q = q.bind(first);
+        }
+        let limit = i64::try_from(page.size.max(1)).unwrap_or(i64::MAX - 1) + 1;
+        Ok(q.bind(page.after.as_deref().unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn delete_where(&self, sql: &'static str, id: &str) -> StoreResult<bool> {
@@ -404,11 +424,16 @@ impl MetaStore for SqliteMeta {
         Ok(done.rows_affected())
     }
 
-    async fn list_media(&self) -> StoreResult<Vec<Media>> {
-        let rows = sqlx::query("SELECT * FROM media ORDER BY file_token")
-            .fetch_all(&self.pool)
+    async fn page_media(&self, page: PageRequest) -> StoreResult<Page<Media>> {
+        let rows = self
+            .page(
+                "SELECT * FROM media WHERE file_token > ? ORDER BY file_token LIMIT ?",
+                None,
+                &page,
+            )
             .await?;
-        rows.iter().map(media_row).collect()
+        let rows = rows.iter().map(media_row).collect::<StoreResult<_>>()?;
+        Ok(Page::of(rows, page.size.max(1), |m: &Media| &m.file_token))
     }
 
     async fn put_upload(&self, u: &UploadSession) -> StoreResult<()> {
@@ -493,33 +518,56 @@ impl MetaStore for SqliteMeta {
         ))
     }
 
-    async fn list_apps(&self) -> StoreResult<Vec<App>> {
-        let rows = sqlx::query("SELECT * FROM apps ORDER BY app_id")
-            .fetch_all(&self.pool)
+    async fn page_apps(&self, page: PageRequest) -> StoreResult<Page<App>> {
+        let rows = self
+            .page(
+                "SELECT * FROM apps WHERE app_id > ? ORDER BY app_id LIMIT ?",
+                None,
+                &page,
+            )
             .await?;
-        rows.iter().map(app_row).collect()
+        let rows = rows.iter().map(app_row).collect::<StoreResult<_>>()?;
+        Ok(Page::of(rows, page.size.max(1), |a: &App| &a.app_id))
     }
 
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query("SELECT * FROM users ORDER BY user_id")
-            .fetch_all(&self.pool)
+    async fn page_users(&self, page: PageRequest) -> StoreResult<Page<User>> {
+        let rows = self
+            .page(
+                "SELECT * FROM users WHERE user_id > ? ORDER BY user_id LIMIT ?",
+                None,
+                &page,
+            )
             .await?;
-        rows.iter().map(user_row).collect()
+        let rows = rows.iter().map(user_row).collect::<StoreResult<_>>()?;
+        Ok(Page::of(rows, page.size.max(1), |u: &User| &u.user_id))
     }
 
-    async fn list_tokens(&self, kind: StoredTokenKind) -> StoreResult<Vec<AccessToken>> {
-        let rows = sqlx::query("SELECT * FROM tokens WHERE kind = ? ORDER BY hash")
-            .bind(kind.as_str())
-            .fetch_all(&self.pool)
+    async fn page_tokens(
+        &self,
+        kind: StoredTokenKind,
+        page: PageRequest,
+    ) -> StoreResult<Page<AccessToken>> {
+        let rows = self
+            .page(
+                "SELECT * FROM tokens WHERE kind = ? AND hash > ? ORDER BY hash LIMIT ?",
+                Some(kind.as_str()),
+                &page,
+            )
             .await?;
-        rows.iter().map(token_row).collect()
+        let rows = rows.iter().map(token_row).collect::<StoreResult<_>>()?;
+        Ok(Page::of(rows, page.size.max(1), |t: &AccessToken| &t.hash))
     }
 
-    async fn list_documents(&self) -> StoreResult<Vec<Document>> {
-        let rows = sqlx::query("SELECT * FROM documents ORDER BY token")
-            .fetch_all(&self.pool)
+    async fn page_documents(&self, page: PageRequest) -> StoreResult<Page<Document>> {
+        let rows = self
+            .page(
+                "SELECT * FROM documents WHERE token > ? ORDER BY token LIMIT ?",
+                None,
+                &page,
+            )
             .await?;
-        rows.iter().map(document_row).collect()
+        let rows = rows.iter().map(document_row).collect::<StoreResult<_>>()?;
+        Ok(Page::of(rows, page.size.max(1), |d: &Document| &d.token))
     }
 
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {

@@ -15,9 +15,13 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use feishu_media_proto::ErrorCode;
 use feishu_media_proto::envelope::SuccessEnvelope;
-use feishu_media_store::{Batch, Member, Principal, Role, StoreResult, StoredTokenKind};
+use feishu_media_store::{
+    Batch, Member, Page, PageRequest, Principal, Role, StoreResult, StoredTokenKind,
+};
 use serde::de::DeserializeOwned;
 use std::future::Future;
 
@@ -160,8 +164,63 @@ async fn requests(State(state): State<AppState>, parts: Parts) -> Result<Respons
 
 // --- user tokens ----------------------------------------------------------------------
 
-async fn user_tokens_list(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(ok(&state.meta.list_tokens(StoredTokenKind::User).await?))
+async fn user_tokens_list(
+    State(state): State<AppState>,
+    parts: Parts,
+) -> Result<Response, ApiError> {
+    let page = page_request(&parts)?;
+    let tokens = state.meta.page_tokens(StoredTokenKind::User, page).await?;
+    Ok(ok(&Listed::from(tokens)))
+}
+
+/// Listings page as Feishu's do: `page_size` (1 to 1000, default 100) and the
+/// `page_token` the previous page answered.
+const PAGE_SIZE: usize = 100;
+const PAGE_SIZE_MAX: usize = 1000;
+
+fn page_request(parts: &Parts) -> Result<PageRequest, ApiError> {
+    let size = match crate::gateway::query_param(&parts.uri, "page_size") {
+        None => PAGE_SIZE,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=PAGE_SIZE_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::params(format!("page_size must be 1 to {PAGE_SIZE_MAX}, not {v:?}"))
+            })?,
+    };
+    let after =
+        match crate::gateway::query_param(&parts.uri, "page_token").filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(&t)
+                    .ok()
+                    .and_then(|k| String::from_utf8(k).ok())
+                    .ok_or_else(|| ApiError::params("page_token is not one this server gave"))?,
+            ),
+        };
+    Ok(PageRequest { after, size })
+}
+
+/// One page as the admin API answers it.
+#[derive(serde::Serialize)]
+struct Listed<T> {
+    items: Vec<T>,
+    has_more: bool,
+    /// Where the next page starts; only while `has_more`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page_token: Option<String>,
+}
+
+impl<T> From<Page<T>> for Listed<T> {
+    fn from(p: Page<T>) -> Self {
+        Self {
+            items: p.items,
+            has_more: p.next.is_some(),
+            page_token: p.next.map(|k| URL_SAFE_NO_PAD.encode(k)),
+        }
+    }
 }
 
 async fn user_token_put(
@@ -315,7 +374,10 @@ trait Kind: Send + Sync + 'static {
     type Stored: serde::Serialize + Send;
     fn id(spec: &Self::Spec) -> &str;
     fn manifest(spec: Self::Spec) -> Manifest;
-    fn list(state: &AppState) -> impl Future<Output = StoreResult<Vec<Self::Stored>>> + Send;
+    fn page(
+        state: &AppState,
+        page: PageRequest,
+    ) -> impl Future<Output = StoreResult<Page<Self::Stored>>> + Send;
     fn get(
         state: &AppState,
         id: &str,
@@ -342,8 +404,8 @@ impl Kind for Apps {
             ..Default::default()
         }
     }
-    async fn list(state: &AppState) -> StoreResult<Vec<Self::Stored>> {
-        state.meta.list_apps().await
+    async fn page(state: &AppState, page: PageRequest) -> StoreResult<Page<Self::Stored>> {
+        state.meta.page_apps(page).await
     }
     async fn get(state: &AppState, id: &str) -> StoreResult<Option<Self::Stored>> {
         state.meta.app(id).await
@@ -367,8 +429,8 @@ impl Kind for Users {
             ..Default::default()
         }
     }
-    async fn list(state: &AppState) -> StoreResult<Vec<Self::Stored>> {
-        state.meta.list_users().await
+    async fn page(state: &AppState, page: PageRequest) -> StoreResult<Page<Self::Stored>> {
+        state.meta.page_users(page).await
     }
     async fn get(state: &AppState, id: &str) -> StoreResult<Option<Self::Stored>> {
         state.meta.user(id).await
@@ -392,8 +454,8 @@ impl Kind for Documents {
             ..Default::default()
         }
     }
-    async fn list(state: &AppState) -> StoreResult<Vec<Self::Stored>> {
-        state.meta.list_documents().await
+    async fn page(state: &AppState, page: PageRequest) -> StoreResult<Page<Self::Stored>> {
+        state.meta.page_documents(page).await
     }
     async fn get(state: &AppState, id: &str) -> StoreResult<Option<Self::Stored>> {
         state.meta.document(id).await
@@ -430,8 +492,8 @@ impl Kind for Medias {
             ..Default::default()
         }
     }
-    async fn list(state: &AppState) -> StoreResult<Vec<Self::Stored>> {
-        state.meta.list_media().await
+    async fn page(state: &AppState, page: PageRequest) -> StoreResult<Page<Self::Stored>> {
+        state.meta.page_media(page).await
     }
     async fn get(state: &AppState, id: &str) -> StoreResult<Option<Self::Stored>> {
         state.meta.media(id).await
@@ -442,8 +504,9 @@ impl Kind for Medias {
     }
 }
 
-async fn list<K: Kind>(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(ok(&K::list(&state).await?))
+async fn list<K: Kind>(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
+    let page = page_request(&parts)?;
+    Ok(ok(&Listed::from(K::page(&state, page).await?)))
 }
 
 async fn get_one<K: Kind>(

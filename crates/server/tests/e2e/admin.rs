@@ -198,7 +198,8 @@ async fn apps_users_and_user_tokens() {
     let s = admin_server().await;
     let apps = data(admin(&s, Method::GET, "/apps", None).await).await;
     assert!(
-        apps.as_array()
+        apps["items"]
+            .as_array()
             .unwrap()
             .iter()
             .any(|a| a["app_id"] == "cli_a")
@@ -310,8 +311,7 @@ async fn apps_users_and_user_tokens() {
         "New"
     );
     assert!(
-        data(admin(&s, Method::GET, "/users", None).await)
-            .await
+        data(admin(&s, Method::GET, "/users", None).await).await["items"]
             .as_array()
             .unwrap()
             .len()
@@ -339,7 +339,7 @@ async fn apps_users_and_user_tokens() {
     );
     let listed = data(admin(&s, Method::GET, "/user_tokens", None).await).await;
     assert!(
-        listed
+        listed["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -451,8 +451,7 @@ async fn documents_and_members_change_who_may_download() {
         "app:cli_stranger"
     );
     assert!(
-        data(admin(&s, Method::GET, "/documents", None).await)
-            .await
+        data(admin(&s, Method::GET, "/documents", None).await).await["items"]
             .as_array()
             .unwrap()
             .len()
@@ -494,8 +493,7 @@ async fn media_create_soft_delete_undelete_and_delete() {
         "adm.txt"
     );
     assert!(
-        data(admin(&s, Method::GET, "/media", None).await)
-            .await
+        data(admin(&s, Method::GET, "/media", None).await).await["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -562,4 +560,49 @@ async fn the_request_log_lists_the_latest_requests() {
         1061002,
     )
     .await;
+}
+
+#[tokio::test]
+async fn listings_page_with_page_size_and_page_token() {
+    let s = admin_server().await;
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let path = match &token {
+            None => "/apps?page_size=3".to_owned(),
+            Some(t) => format!("/apps?page_size=3&page_token={t}"),
+        };
+        let page = data(admin(&s, Method::GET, &path, None).await).await;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(
+            items
+                .iter()
+                .map(|a| a["app_id"].as_str().unwrap().to_owned()),
+        );
+        if page["has_more"] == true {
+            token = Some(page["page_token"].as_str().unwrap().to_owned());
+        } else {
+            assert!(page.get("page_token").is_none(), "{page}");
+            break;
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "in order, none twice");
+    assert_eq!(
+        seen.len(),
+        world()["apps"].as_array().unwrap().len(),
+        "every app once"
+    );
+    for bad in [
+        "/apps?page_size=0",
+        "/apps?page_size=1001",
+        "/apps?page_token=%%%",
+        "/media?page_size=x",
+    ] {
+        let resp = admin(&s, Method::GET, bad, None).await;
+        expect_error(resp, 400, 1061002).await;
+    }
 }
