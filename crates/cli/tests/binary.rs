@@ -1172,3 +1172,57 @@ fn ten_thousand_connections_at_once_are_all_served_then_let_go() {
         "memory grew from one round to the next: {rss_before} → {rss_after} KiB"
     );
 }
+
+#[test]
+fn failures_say_what_fits_the_call_and_where_the_connection_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = media_server(dir.path(), &[]);
+    let file = dir.path().join("a.txt");
+    std::fs::write(&file, b"abc").unwrap();
+    // A docx upload without `extra`: the upload hint, and the server's own reason.
+    let run = cli(
+        &server.base,
+        &[
+            "upload",
+            file.to_str().unwrap(),
+            "--parent-type",
+            "docx_file",
+            "--parent-node",
+            "blk",
+            "--rate",
+            "0",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(run.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("1061002"), "{stderr}");
+    assert!(
+        stderr.contains(r#"--extra '{"drive_route_token":"<document token>"}'"#),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("bitablePerm"),
+        "not the download hint: {stderr}"
+    );
+    assert!(
+        stderr.contains("server: extra"),
+        "the server's troubleshooter: {stderr}"
+    );
+    // Nobody listening: one line with the address and the cause.
+    let run = cli(
+        "http://127.0.0.1:9",
+        &["download", "boxAny", "-o", dir.path().to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(run.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("FAILED"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("http://127.0.0.1:9/"), "{line}");
+    assert!(line.contains("connection refused"), "{line}");
+}

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::quota::{Limiter, Quota};
 use crate::retry::{RetryPolicy, retryable};
-use feishu_media_proto::endpoint;
+use feishu_media_proto::endpoint::{self, Endpoint};
 use feishu_media_proto::envelope::{AppCredentials, TenantAccessTokenResponse};
 use reqwest::header::HeaderMap;
 use std::sync::Arc;
@@ -205,17 +205,16 @@ impl Client {
                         status: r.status().as_u16(),
                         code: 0,
                         msg: "token endpoint failed".into(),
+                        troubleshooter: None,
                         log_id: None,
+                        endpoint: Some(Endpoint::TenantAccessToken),
                     });
                 }
-                Err(e) => return Err(Error::Transport(e.to_string())),
+                Err(e) => return Err(Error::transport(&e)),
             }
         };
         let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::Transport(e.to_string()))?;
+        let bytes = resp.bytes().await.map_err(|e| Error::transport(&e))?;
         match serde_json::from_slice::<TenantAccessTokenResponse>(&bytes) {
             Ok(t) if t.code == 0 => {
                 let life = Duration::from_secs(t.expire.max(0) as u64);
@@ -226,7 +225,12 @@ impl Client {
                 });
                 Ok(t.tenant_access_token)
             }
-            _ => Err(Error::from_answer(status, None, &bytes)),
+            _ => Err(Error::from_answer(
+                Endpoint::TenantAccessToken,
+                status,
+                None,
+                &bytes,
+            )),
         }
     }
 
@@ -236,6 +240,7 @@ impl Client {
     /// caller decides) that is not a JSON error envelope.
     pub(crate) async fn send(
         &self,
+        endpoint: Endpoint,
         make: impl Fn(&reqwest::Client, String) -> reqwest::RequestBuilder,
         pass: &[u16],
     ) -> Result<Answer> {
@@ -252,7 +257,7 @@ impl Client {
                 Ok(r) => r,
                 Err(e) => {
                     policy
-                        .after_failure(&mut failures, || Error::Transport(e.to_string()))
+                        .after_failure(&mut failures, || Error::transport(&e))
                         .await?;
                     continue;
                 }
@@ -273,7 +278,7 @@ impl Client {
                 Ok(b) => b,
                 Err(e) => {
                     policy
-                        .after_failure(&mut failures, || Error::Transport(e.to_string()))
+                        .after_failure(&mut failures, || Error::transport(&e))
                         .await?;
                     continue;
                 }
@@ -296,7 +301,7 @@ impl Client {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map_or(Duration::from_secs(1), |s| Duration::from_secs(s.max(1)));
                 if wait > policy.max_rate_limit_wait {
-                    return Err(Error::from_answer(status, log_id, &body));
+                    return Err(Error::from_answer(endpoint, status, log_id, &body));
                 }
                 tracing::debug!(?wait, "429: waiting as the server asks");
                 tokio::time::sleep(wait).await;
@@ -310,7 +315,7 @@ impl Client {
                 self.bearer(true).await?;
                 continue;
             }
-            let give_up = || Error::from_answer(status, log_id.clone(), &body);
+            let give_up = || Error::from_answer(endpoint, status, log_id.clone(), &body);
             if !retryable(status, code) {
                 return Err(give_up());
             }
@@ -322,10 +327,7 @@ impl Client {
     pub(crate) async fn json_data<T: serde::de::DeserializeOwned>(answer: Answer) -> Result<T> {
         let bytes = match answer.body {
             Body::Read(b) => b,
-            Body::Stream(r) => r
-                .bytes()
-                .await
-                .map_err(|e| Error::Transport(e.to_string()))?,
+            Body::Stream(r) => r.bytes().await.map_err(|e| Error::transport(&e))?,
         };
         let v: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| Error::Inconsistent(format!("not JSON: {e}")))?;
@@ -347,6 +349,7 @@ impl Client {
         let url = self.url(endpoint::BATCH_GET_TMP_DOWNLOAD_URL);
         let answer = self
             .send(
+                Endpoint::BatchGetTmpDownloadUrl,
                 |http, auth| http.get(&url).header("Authorization", auth).query(&query),
                 &[],
             )

@@ -112,7 +112,7 @@ impl Fetched {
         self.response
             .chunk()
             .await
-            .map_err(|e| Error::Transport(e.to_string()))
+            .map_err(|e| Error::transport(&e))
     }
 }
 
@@ -133,6 +133,7 @@ impl Client {
         });
         let answer = self
             .send(
+                feishu_media_proto::endpoint::Endpoint::Download,
                 |http, auth| {
                     let mut r = http.get(&url).header("Authorization", auth);
                     if let Some(e) = extra {

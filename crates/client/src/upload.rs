@@ -3,7 +3,7 @@
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use feishu_media_proto::endpoint;
+use feishu_media_proto::endpoint::{self, Endpoint};
 use feishu_media_proto::upload::{
     Adler32, BLOCK_SIZE, FileTokenData, FinishRequest, PrepareData, PrepareRequest, UPLOAD_ALL_MAX,
     block_len,
@@ -47,6 +47,7 @@ impl Client {
         let bytes = bytes::Bytes::from(bytes);
         let answer = self
             .send(
+                Endpoint::UploadAll,
                 |http, auth| {
                     let mut form = reqwest::multipart::Form::new()
                         .text("file_name", file_name.to_owned())
@@ -182,7 +183,9 @@ impl Client {
             size: size as i64,
             extra: target.extra.clone(),
         };
-        let plan: PrepareData = self.post_json(endpoint::UPLOAD_PREPARE, &prepare).await?;
+        let plan: PrepareData = self
+            .post_json(Endpoint::UploadPrepare, endpoint::UPLOAD_PREPARE, &prepare)
+            .await?;
         if plan.block_size != BLOCK_SIZE {
             return Err(Error::Inconsistent(format!(
                 "block size {} where {BLOCK_SIZE} was expected",
@@ -231,6 +234,7 @@ impl Client {
                     let block = bytes::Bytes::from(block);
                     let answer = self
                         .send(
+                            Endpoint::UploadPart,
                             |http, auth| {
                                 let form = reqwest::multipart::Form::new()
                                     .text("upload_id", upload_id.clone())
@@ -279,19 +283,23 @@ impl Client {
             upload_id,
             block_num: block_num as i64,
         };
-        let data: FileTokenData = self.post_json(endpoint::UPLOAD_FINISH, &finish).await?;
+        let data: FileTokenData = self
+            .post_json(Endpoint::UploadFinish, endpoint::UPLOAD_FINISH, &finish)
+            .await?;
         Ok(data.file_token)
     }
 
     /// POSTs `body` as JSON to `path`; the answer's `data`.
     async fn post_json<T: serde::de::DeserializeOwned>(
         &self,
+        endpoint: Endpoint,
         path: &str,
         body: &impl serde::Serialize,
     ) -> Result<T> {
         let url = self.url(path);
         let answer = self
             .send(
+                endpoint,
                 |http, auth| http.post(&url).header("Authorization", auth).json(body),
                 &[],
             )
