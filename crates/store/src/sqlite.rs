@@ -118,24 +118,29 @@ impl SqliteMeta {
         Ok(gone)
     }
 
-    /// The rows of one page: `sql` takes (an optional `first` bind,) the key to start
+    /// One page of a listing: `sql` takes (an optional `first` bind,) the key to start
     /// after and a limit, and is asked for one row more than the page, to tell whether
-    /// more follow.
-    async fn page(
+    /// more follow; `row` reads a row, `key` names an item's key.
+    async fn page<T>(
         &self,
         sql: &'static str,
         first: Option<&str>,
         page: &PageRequest,
-    ) -> StoreResult<Vec<SqliteRow>> {
+        row: fn(&SqliteRow) -> StoreResult<T>,
+        key: fn(&T) -> &str,
+    ) -> StoreResult<Page<T>> {
+        let size = page.size.max(1);
         let mut q = sqlx::query(sql);
         if let Some(first) = first {
             q = q.bind(first);
         }
-        let limit = i64::try_from(page.size.max(1)).unwrap_or(i64::MAX - 1) + 1;
-        Ok(q.bind(page.after.as_deref().unwrap_or(""))
-            .bind(limit)
+        let rows = q
+            .bind(page.after.as_deref().unwrap_or(""))
+            .bind(i64::try_from(size).unwrap_or(i64::MAX - 1) + 1)
             .fetch_all(&self.pool)
-            .await?)
+            .await?;
+        let items = rows.iter().map(row).collect::<StoreResult<_>>()?;
+        Ok(Page::of(items, size, key))
     }
 
     async fn delete_where(&self, sql: &'static str, id: &str) -> StoreResult<bool> {
@@ -425,15 +430,14 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn page_media(&self, page: PageRequest) -> StoreResult<Page<Media>> {
-        let rows = self
-            .page(
-                "SELECT * FROM media WHERE file_token > ? ORDER BY file_token LIMIT ?",
-                None,
-                &page,
-            )
-            .await?;
-        let rows = rows.iter().map(media_row).collect::<StoreResult<_>>()?;
-        Ok(Page::of(rows, page.size.max(1), |m: &Media| &m.file_token))
+        self.page(
+            "SELECT * FROM media WHERE file_token > ? ORDER BY file_token LIMIT ?",
+            None,
+            &page,
+            media_row,
+            |m: &Media| &m.file_token,
+        )
+        .await
     }
 
     async fn put_upload(&self, u: &UploadSession) -> StoreResult<()> {
@@ -519,27 +523,25 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn page_apps(&self, page: PageRequest) -> StoreResult<Page<App>> {
-        let rows = self
-            .page(
-                "SELECT * FROM apps WHERE app_id > ? ORDER BY app_id LIMIT ?",
-                None,
-                &page,
-            )
-            .await?;
-        let rows = rows.iter().map(app_row).collect::<StoreResult<_>>()?;
-        Ok(Page::of(rows, page.size.max(1), |a: &App| &a.app_id))
+        self.page(
+            "SELECT * FROM apps WHERE app_id > ? ORDER BY app_id LIMIT ?",
+            None,
+            &page,
+            app_row,
+            |a: &App| &a.app_id,
+        )
+        .await
     }
 
     async fn page_users(&self, page: PageRequest) -> StoreResult<Page<User>> {
-        let rows = self
-            .page(
-                "SELECT * FROM users WHERE user_id > ? ORDER BY user_id LIMIT ?",
-                None,
-                &page,
-            )
-            .await?;
-        let rows = rows.iter().map(user_row).collect::<StoreResult<_>>()?;
-        Ok(Page::of(rows, page.size.max(1), |u: &User| &u.user_id))
+        self.page(
+            "SELECT * FROM users WHERE user_id > ? ORDER BY user_id LIMIT ?",
+            None,
+            &page,
+            user_row,
+            |u: &User| &u.user_id,
+        )
+        .await
     }
 
     async fn page_tokens(
@@ -547,27 +549,25 @@ impl MetaStore for SqliteMeta {
         kind: StoredTokenKind,
         page: PageRequest,
     ) -> StoreResult<Page<AccessToken>> {
-        let rows = self
-            .page(
-                "SELECT * FROM tokens WHERE kind = ? AND hash > ? ORDER BY hash LIMIT ?",
-                Some(kind.as_str()),
-                &page,
-            )
-            .await?;
-        let rows = rows.iter().map(token_row).collect::<StoreResult<_>>()?;
-        Ok(Page::of(rows, page.size.max(1), |t: &AccessToken| &t.hash))
+        self.page(
+            "SELECT * FROM tokens WHERE kind = ? AND hash > ? ORDER BY hash LIMIT ?",
+            Some(kind.as_str()),
+            &page,
+            token_row,
+            |t: &AccessToken| &t.hash,
+        )
+        .await
     }
 
     async fn page_documents(&self, page: PageRequest) -> StoreResult<Page<Document>> {
-        let rows = self
-            .page(
-                "SELECT * FROM documents WHERE token > ? ORDER BY token LIMIT ?",
-                None,
-                &page,
-            )
-            .await?;
-        let rows = rows.iter().map(document_row).collect::<StoreResult<_>>()?;
-        Ok(Page::of(rows, page.size.max(1), |d: &Document| &d.token))
+        self.page(
+            "SELECT * FROM documents WHERE token > ? ORDER BY token LIMIT ?",
+            None,
+            &page,
+            document_row,
+            |d: &Document| &d.token,
+        )
+        .await
     }
 
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
