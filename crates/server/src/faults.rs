@@ -64,15 +64,8 @@ pub struct FaultRulesError {
 
 /// Parses and checks a rule list; nothing is applied when any rule is wrong.
 pub fn parse_rules(bytes: &[u8]) -> Result<Vec<FaultRule>, FaultRulesError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let rules: Vec<FaultRule> =
-        serde_path_to_error::deserialize(de).map_err(|e| FaultRulesError {
-            path: match e.path().to_string() {
-                p if p == "." => "$".into(),
-                p => p,
-            },
-            message: e.into_inner().to_string(),
-        })?;
+    let rules: Vec<FaultRule> = crate::json_path::from_slice(bytes)
+        .map_err(|(path, message)| FaultRulesError { path, message })?;
     for (i, r) in rules.iter().enumerate() {
         let err = |field: &str, message: &str| FaultRulesError {
             path: format!("[{i}]{field}"),

@@ -49,12 +49,7 @@ impl<S: Send + Sync, T: DeserializeOwned, const MAX: usize> FromRequest<S> for J
 
 /// `bytes` as a `T`; the error names the JSON path (`$` for the whole body).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { "$".to_owned() } else { path };
-        format!("{path}: {}", e.into_inner())
-    })
+    crate::json_path::from_slice(bytes).map_err(|(path, message)| format!("{path}: {message}"))
 }
 
 #[cfg(test)]

@@ -54,7 +54,10 @@ impl Service<Request> for Dispatch {
 
     fn call(&mut self, req: Request) -> Self::Future {
         let state = self.state.clone();
-        let admin = self.admin.clone();
+        // Only the admin API's requests need its router (the download path does not).
+        let admin = Matched::of(&req)
+            .is_some_and(|m| m.endpoint == Endpoint::Admin)
+            .then(|| self.admin.clone());
         Box::pin(async move {
             if let Some(refusal) = req.extensions().get::<Refusal>() {
                 let mut e = ApiError::params(refusal.why);
@@ -81,7 +84,7 @@ impl Service<Request> for Dispatch {
                 Endpoint::OpenApi => axum(health::openapi, req, s).await,
                 Endpoint::Healthz => axum(health::healthz, req, s).await,
                 Endpoint::Readyz => axum(health::readyz, req, s).await,
-                Endpoint::Admin => match admin.oneshot(req).await {
+                Endpoint::Admin => match admin.expect("taken above").oneshot(req).await {
                     Ok(resp) => served(resp),
                     Err(never) => match never {},
                 },

@@ -133,10 +133,5 @@ pub struct SeedReport {
 
 /// Parses manifest JSON; errors name the JSON path (`documents[2].members[0].role`).
 pub fn parse(bytes: &[u8]) -> Result<Manifest, SeedError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { "$".to_owned() } else { path };
-        SeedError::at(path, e.into_inner().to_string())
-    })
+    crate::json_path::from_slice(bytes).map_err(|(path, message)| SeedError::at(path, message))
 }
