@@ -278,7 +278,7 @@ fn sigkill_at_random_moments_leaves_no_broken_token_and_no_leftovers() {
         .unwrap();
     rt.block_on(async {
         use feishu_media_store::{BlobStore, MetaStore};
-        let meta = feishu_media_store::sqlite::SqliteMeta::open(&data_dir.join("meta.sqlite"))
+        let meta = feishu_media_store::sql::SqliteMeta::open(&data_dir.join("meta.sqlite"))
             .await
             .unwrap();
         let blobs = feishu_media_store::fs::FsBlobs::open(&data_dir)

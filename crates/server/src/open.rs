@@ -8,7 +8,7 @@ use crate::state::{AppState, Shared};
 use feishu_media_store::cache::CachedMeta;
 use feishu_media_store::fs::FsBlobs;
 use feishu_media_store::memory::{MemoryBlobs, MemoryMeta};
-use feishu_media_store::sqlite::SqliteMeta;
+use feishu_media_store::sql::SqliteMeta;
 use feishu_media_store::{BlobStore, MetaStore, StoreError};
 use std::path::Path;
 use std::sync::Arc;

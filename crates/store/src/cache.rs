@@ -1,45 +1,73 @@
 //! A read-through cache in front of any [`MetaStore`], for the download path's keyed
 //! reads (token, app, document, media), which otherwise cost a database round trip each.
 //!
-//! Correct while every write goes through this wrapper, which holds for one process
-//! on the embedded store: each write first drops what it may change. Replicas sharing
-//! a database would each need invalidation from the others (not done yet).
+//! Each write through this wrapper drops what it may change, before and after. Writes
+//! by other processes (replicas sharing PostgreSQL) arrive as the store's
+//! [`changes`](MetaStore::changes) and drop the same way, within milliseconds of their
+//! commit. Only found values are kept, so a new object is seen at once everywhere.
+//!
+//! A read that started before a drop does not keep its (possibly older) value: each kind
+//! has a generation, bumped on every drop, and a value is kept only if the generation
+//! is unchanged since its read began.
 
 use crate::error::StoreResult;
-use crate::meta::{Batch, MetaStore, Page, PageRequest};
+use crate::meta::{Batch, Change, MetaStore, Page, PageRequest};
 use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
 use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Entries kept per kind; past it the least used go first (quick_cache's CLOCK-Pro).
 const MAX_ENTRIES: usize = 100_000;
 
 /// One kind's entries, by key.
-struct Map<V>(quick_cache::sync::Cache<String, V>);
+struct Map<V> {
+    entries: quick_cache::sync::Cache<String, V>,
+    /// Bumped by every drop (see the module's comment).
+    generation: AtomicU64,
+}
 
 impl<V: Clone> Map<V> {
     fn new() -> Self {
-        Self(quick_cache::sync::Cache::new(MAX_ENTRIES))
+        Self {
+            entries: quick_cache::sync::Cache::new(MAX_ENTRIES),
+            generation: AtomicU64::new(0),
+        }
     }
 
     fn get(&self, k: &str) -> Option<V> {
-        self.0.get(k)
+        self.entries.get(k)
     }
 
-    fn put(&self, k: &str, v: V) {
-        self.0.insert(k.to_owned(), v);
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Keeps `v` unless something was dropped since `generation` was read.
+    fn put(&self, k: &str, v: V, generation: u64) {
+        if self.generation() == generation {
+            self.entries.insert(k.to_owned(), v);
+            // A drop that raced the insert: undo it rather than keep a stale value.
+            if self.generation() != generation {
+                self.entries.remove(k);
+            }
+        }
     }
 
     fn drop_key(&self, k: &str) {
-        self.0.remove(k);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.remove(k);
     }
 
     fn clear(&self) {
-        self.0.clear();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.clear();
     }
 }
 
-pub struct CachedMeta<M> {
-    inner: M,
+/// The cached entries of every kind; shared with the task that applies other
+/// processes' changes.
+struct Maps {
     apps: Map<App>,
     users: Map<User>,
     tokens: Map<AccessToken>,
@@ -47,52 +75,90 @@ pub struct CachedMeta<M> {
     media: Map<Media>,
 }
 
+impl Maps {
+    fn forget(&self, change: &Change) {
+        match change {
+            Change::App(k) => self.apps.drop_key(k),
+            Change::User(k) => self.users.drop_key(k),
+            Change::Token(k) => self.tokens.drop_key(k),
+            Change::Document(k) => self.documents.drop_key(k),
+            Change::Media(k) => self.media.drop_key(k),
+            Change::AllTokens => self.tokens.clear(),
+            Change::AllDocuments => self.documents.clear(),
+            Change::Everything => {
+                self.apps.clear();
+                self.users.clear();
+                self.tokens.clear();
+                self.documents.clear();
+                self.media.clear();
+            }
+        }
+    }
+}
+
+pub struct CachedMeta<M> {
+    inner: M,
+    maps: Arc<Maps>,
+    /// Applies other processes' changes; stopped with the cache.
+    follower: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl<M> Drop for CachedMeta<M> {
+    fn drop(&mut self) {
+        if let Some(f) = &self.follower {
+            f.abort();
+        }
+    }
+}
+
 impl<M: MetaStore> CachedMeta<M> {
+    /// The cache, following `inner`'s changes from other processes if it has any (then
+    /// it must be called inside a Tokio runtime).
     pub fn new(inner: M) -> Self {
-        Self {
-            inner,
+        let maps = Arc::new(Maps {
             apps: Map::new(),
             users: Map::new(),
             tokens: Map::new(),
             documents: Map::new(),
             media: Map::new(),
+        });
+        let follower = inner.changes().map(|mut rx| {
+            let maps = maps.clone();
+            tokio::spawn(async move {
+                use tokio::sync::broadcast::error::RecvError;
+                loop {
+                    match rx.recv().await {
+                        Ok(change) => maps.forget(&change),
+                        // Changes were missed: any entry may be stale.
+                        Err(RecvError::Lagged(_)) => maps.forget(&Change::Everything),
+                        Err(RecvError::Closed) => return,
+                    }
+                }
+            })
+        });
+        Self {
+            inner,
+            maps,
+            follower,
         }
     }
 
-    /// Drops what an app's or user's deletion may change besides itself.
-    fn forget_principal(&self) {
-        self.tokens.clear();
-        self.documents.clear();
-    }
-
-    fn forget_batch(&self, b: &Batch) {
-        b.apps
-            .iter()
-            .for_each(|a| self.apps.drop_key(a.app_id.as_str()));
-        b.users
-            .iter()
-            .for_each(|u| self.users.drop_key(u.user_id.as_str()));
-        b.tokens
-            .iter()
-            .for_each(|t| self.tokens.drop_key(t.hash.as_str()));
-        b.documents
-            .iter()
-            .for_each(|d| self.documents.drop_key(d.token.as_str()));
-        b.media
-            .iter()
-            .for_each(|m| self.media.drop_key(m.file_token.as_str()));
+    fn forget_all(&self, changes: &[Change]) {
+        changes.iter().for_each(|c| self.maps.forget(c));
     }
 }
 
 /// Reads through `$cache`: a hit answers, a miss asks the store and keeps a found value.
 macro_rules! read_through {
     ($self:ident, $cache:ident, $key:expr, $load:expr) => {{
-        if let Some(v) = $self.$cache.get($key) {
+        let map = &$self.maps.$cache;
+        if let Some(v) = map.get($key) {
             return Ok(Some(v));
         }
+        let generation = map.generation();
         let v = $load.await?;
         if let Some(v) = &v {
-            $self.$cache.put($key, v.clone());
+            map.put($key, v.clone(), generation);
         }
         Ok(v)
     }};
@@ -101,11 +167,12 @@ macro_rules! read_through {
 #[async_trait]
 impl<M: MetaStore> MetaStore for CachedMeta<M> {
     async fn apply(&self, batch: &Batch) -> StoreResult<()> {
-        self.forget_batch(batch);
+        let changes = Change::of_batch(batch);
+        self.forget_all(&changes);
         let r = self.inner.apply(batch).await;
         // Dropped again after the write: a read between the two drops may have cached
         // the old value.
-        self.forget_batch(batch);
+        self.forget_all(&changes);
         r
     }
 
@@ -140,7 +207,7 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
     async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64> {
         let n = self.inner.purge_expired_tokens(before_ms).await?;
         if n > 0 {
-            self.tokens.clear();
+            self.maps.forget(&Change::AllTokens);
         }
         Ok(n)
     }
@@ -158,9 +225,10 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
     }
 
     async fn finish_upload(&self, id: &str, media: &Media) -> StoreResult<bool> {
-        self.media.drop_key(media.file_token.as_str());
+        let change = [Change::Media(media.file_token.clone())];
+        self.forget_all(&change);
         let r = self.inner.finish_upload(id, media).await;
-        self.media.drop_key(media.file_token.as_str());
+        self.forget_all(&change);
         r
     }
 
@@ -198,43 +266,47 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
 
     /// Its tokens and roles go too, so cached tokens and documents are all dropped.
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
-        self.apps.drop_key(app_id);
-        self.forget_principal();
+        let changes = [
+            Change::App(app_id.to_owned()),
+            Change::AllTokens,
+            Change::AllDocuments,
+        ];
+        self.forget_all(&changes);
         let r = self.inner.delete_app(app_id).await;
-        self.forget_principal();
+        self.forget_all(&changes);
         r
     }
 
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
-        self.users.drop_key(user_id);
-        self.forget_principal();
+        let changes = [
+            Change::User(user_id.to_owned()),
+            Change::AllTokens,
+            Change::AllDocuments,
+        ];
+        self.forget_all(&changes);
         let r = self.inner.delete_user(user_id).await;
-        self.forget_principal();
+        self.forget_all(&changes);
         r
     }
 
     async fn delete_token(&self, hash: &str) -> StoreResult<bool> {
-        self.tokens.drop_key(hash);
+        self.maps.forget(&Change::Token(hash.to_owned()));
         self.inner.delete_token(hash).await
     }
 
     async fn delete_document(&self, token: &str) -> StoreResult<bool> {
-        self.documents.drop_key(token);
+        self.maps.forget(&Change::Document(token.to_owned()));
         self.inner.delete_document(token).await
     }
 
     async fn delete_media(&self, file_token: &str) -> StoreResult<bool> {
-        self.media.drop_key(file_token);
+        self.maps.forget(&Change::Media(file_token.to_owned()));
         self.inner.delete_media(file_token).await
     }
 
     async fn wipe(&self) -> StoreResult<()> {
         let r = self.inner.wipe().await;
-        self.apps.clear();
-        self.users.clear();
-        self.tokens.clear();
-        self.documents.clear();
-        self.media.clear();
+        self.maps.forget(&Change::Everything);
         r
     }
 
@@ -248,5 +320,9 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
 
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
+    }
+
+    async fn exclusive(&self, name: &str) -> StoreResult<Option<crate::meta::Held>> {
+        self.inner.exclusive(name).await
     }
 }

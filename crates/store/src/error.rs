@@ -10,6 +10,13 @@ pub enum StoreError {
     /// Stored data that cannot be read back (bad JSON in a column, an unknown enum value).
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The backend cannot be reached now (connection refused or lost, no connection
+    /// free in time): readiness fails, and service resumes when it is back.
+    #[error("storage backend unreachable: {0}")]
+    Unavailable(String),
+    /// A backend's settings are unusable (a malformed URL, a missing bucket).
+    #[error("storage settings: {0}")]
+    Config(String),
     /// The backend itself failed (disk, database).
     #[error("storage backend: {0}")]
     Backend(String),
@@ -29,7 +36,14 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Backend(e.to_string())
+        use sqlx::Error as E;
+        match e {
+            E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::Tls(_) | E::WorkerCrashed => {
+                StoreError::Unavailable(e.to_string())
+            }
+            E::Configuration(_) => StoreError::Config(e.to_string()),
+            _ => StoreError::Backend(e.to_string()),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Dependencies run one way: the crate depends on `feishu-media-proto` only (for wire
 //! types such as `ParentType`), never on the server. Inside it, `model`, `error`,
-//! `meta` and `blob` are the contract; the backends (`memory`, `sqlite`, `fs`) and the
+//! `meta` and `blob` are the contract; the backends (`memory`, `sql`, `fs`) and the
 //! `cache` wrapper implement it and import nothing of one another; `conformance` tests
 //! any of them. The store reads no clock: times come in as arguments.
 //!
@@ -13,9 +13,10 @@
 //! - [`blob`]: the [`BlobStore`] trait (content-addressed bytes; a read is a [`Payload`]:
 //!   bytes in memory, a range of a local file for `sendfile(2)`, or a stream).
 //! - [`memory`]: both traits in memory (`--memory`, tests).
-//! - [`sqlite`] + [`fs`]: the embedded default, SQLite metadata and blob files written
+//! - [`sql`] + [`fs`]: the embedded default, SQLite metadata and blob files written
 //!   atomically (temp file, fsync, rename); chunked uploads written in place, one file
-//!   per upload, hashed as blocks arrive.
+//!   per upload, hashed as blocks arrive. [`sql`] also holds PostgreSQL, the metadata
+//!   replicas share (the same SQL; changes announced to every replica's cache).
 //! - [`cache`]: a read-through cache (quick_cache) in front of any metadata store.
 //! - [`conformance`]: the one suite every backend must pass; each backend's tests call it.
 
@@ -27,9 +28,10 @@ pub mod fs;
 pub mod memory;
 pub mod meta;
 pub mod model;
-pub mod sqlite;
+pub mod s3;
+pub mod sql;
 
 pub use blob::{BlobInfo, BlobStore, ByteStream, FileRange, Payload, StagedBlob};
 pub use error::{StoreError, StoreResult};
-pub use meta::{Batch, MetaStore, Page, PageRequest};
+pub use meta::{Batch, Change, Held, MetaStore, Page, PageRequest};
 pub use model::*;

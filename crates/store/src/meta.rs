@@ -25,6 +25,92 @@ impl Batch {
     }
 }
 
+/// A write that caches of the same data may hold a stale copy of: replicas sharing one
+/// database announce their writes to each other (see [`MetaStore::changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    App(String),
+    User(String),
+    /// A token, by hash.
+    Token(String),
+    Document(String),
+    Media(String),
+    /// Any token (an app or user deleted with its tokens, expired tokens purged).
+    AllTokens,
+    /// Any document (an app or user deleted with its roles).
+    AllDocuments,
+    /// Anything (a wipe, a large batch, or announcements that may have been missed).
+    Everything,
+}
+
+/// Past this many objects a batch is announced as [`Change::Everything`]: one message
+/// instead of thousands (a seed), after which caches refill as they are read.
+const BATCH_CHANGES_MAX: usize = 64;
+
+impl Change {
+    /// What writing `batch` may change.
+    pub fn of_batch(batch: &Batch) -> Vec<Change> {
+        let n = batch.apps.len()
+            + batch.users.len()
+            + batch.tokens.len()
+            + batch.documents.len()
+            + batch.media.len();
+        if n > BATCH_CHANGES_MAX {
+            return vec![Change::Everything];
+        }
+        let apps = batch.apps.iter().map(|a| Change::App(a.app_id.clone()));
+        let users = batch.users.iter().map(|u| Change::User(u.user_id.clone()));
+        let tokens = batch.tokens.iter().map(|t| Change::Token(t.hash.clone()));
+        let docs = batch
+            .documents
+            .iter()
+            .map(|d| Change::Document(d.token.clone()));
+        let media = batch
+            .media
+            .iter()
+            .map(|m| Change::Media(m.file_token.clone()));
+        apps.chain(users)
+            .chain(tokens)
+            .chain(docs)
+            .chain(media)
+            .collect()
+    }
+
+    /// One line of text (a PostgreSQL notification's payload holds several).
+    pub fn encode(&self) -> String {
+        match self {
+            Change::App(k) => format!("a:{k}"),
+            Change::User(k) => format!("u:{k}"),
+            Change::Token(k) => format!("t:{k}"),
+            Change::Document(k) => format!("d:{k}"),
+            Change::Media(k) => format!("m:{k}"),
+            Change::AllTokens => "T".into(),
+            Change::AllDocuments => "D".into(),
+            Change::Everything => "*".into(),
+        }
+    }
+
+    /// The change `encode` wrote; anything unreadable is taken as [`Change::Everything`],
+    /// which is always safe.
+    pub fn decode(line: &str) -> Change {
+        let key = |k: &str| k.to_owned();
+        match line.split_once(':') {
+            Some(("a", k)) => Change::App(key(k)),
+            Some(("u", k)) => Change::User(key(k)),
+            Some(("t", k)) => Change::Token(key(k)),
+            Some(("d", k)) => Change::Document(key(k)),
+            Some(("m", k)) => Change::Media(key(k)),
+            _ if line == "T" => Change::AllTokens,
+            _ if line == "D" => Change::AllDocuments,
+            _ => Change::Everything,
+        }
+    }
+}
+
+/// Held while something only one process may do at a time runs (see
+/// [`MetaStore::exclusive`]); dropping it lets the next one in.
+pub type Held = Box<dyn Send>;
+
 /// Where a listing starts and how long a page is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
@@ -175,4 +261,17 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Answers when the backend can serve (readiness).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Writes made by other processes sharing this store, as they commit, for caches to
+    /// drop what they changed. `None`: no other process writes here (embedded stores).
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+
+    /// The right to do `name` alone among the processes sharing this store (a sweep):
+    /// `Some` while held, `None` when another process holds it now.
+    async fn exclusive(&self, name: &str) -> StoreResult<Option<Held>> {
+        let _ = name;
+        Ok(Some(Box::new(())))
+    }
 }
