@@ -16,9 +16,17 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+# An S3 server that checks SigV4 signatures, built once and kept in ~/.cargo/bin (0.17
+# needs a newer Rust than 1.95).
+if ! command -v s3s-fs >/dev/null; then
+  log "cargo install s3s-fs 0.14.1 (a few minutes, once)"
+  cargo install s3s-fs --version 0.14.1 --features binary --locked
 fi
 
 # --- lints -----------------------------------------------------------------------------
@@ -34,6 +42,9 @@ python3 scripts/module-cycles.py crates/store/src 3
 log "cargo test"
 cargo build --locked --workspace --bins
 cargo test --locked --workspace
+log "the end-to-end download, upload, link, token and limit tests on PostgreSQL + S3 + Redis"
+target/debug/with-engines -- cargo test --locked -p feishu-media-server --test e2e -- \
+  download:: ranges:: uploads:: tmp_urls:: limits:: tokens:: auth::
 
 # --- the official SDKs, pointed at the real binary --------------------------------------
 log "official SDKs"

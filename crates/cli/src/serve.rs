@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use feishu_media_server::config::{self, LimitsBackend, Storage};
+use feishu_media_server::config::{self, BlobBackend, LimitsBackend, MetadataBackend, Storage};
 use feishu_media_server::{AppState, ServerConfig, demo, seed};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,8 +20,18 @@ pub struct ServeArgs {
     )]
     data_dir: PathBuf,
     /// Keep everything in memory; nothing is written to disk.
-    #[arg(long, env = "FEISHU_MEDIA_MEMORY")]
+    #[arg(long, env = "FEISHU_MEDIA_MEMORY", conflicts_with_all = ["metadata", "blobs"])]
     memory: bool,
+    /// Where metadata lives: `postgres://USER:PASS@HOST:PORT/DB` (shared by replicas);
+    /// default: SQLite under --data-dir.
+    #[arg(long, env = "FEISHU_MEDIA_METADATA", hide_env_values = true)]
+    metadata: Option<String>,
+    /// Where blobs live: `s3://BUCKET?endpoint=http://HOST:PORT&region=REGION` (any
+    /// S3-compatible server; path-style when an endpoint is given; credentials from
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); default: files
+    /// under --data-dir.
+    #[arg(long, env = "FEISHU_MEDIA_BLOBS")]
+    blobs: Option<String>,
     /// A seed manifest to load (idempotently) at start.
     #[arg(long, env = "FEISHU_MEDIA_SEED")]
     seed: Option<PathBuf>,
@@ -92,15 +102,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     raise_open_file_limit(args.max_connections);
-
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    let base = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
     let admin_token = match (&args.admin_token, args.demo) {
         (Some(t), _) if t.trim().is_empty() => anyhow::bail!("the admin token is empty"),
         (Some(t), _) => Some(t.clone()),
@@ -119,12 +120,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("the server secret is empty");
     }
     let config = ServerConfig {
-        storage: if args.memory {
-            Storage::Memory
-        } else {
-            Storage::DataDir(args.data_dir.clone())
-        },
-        public_url: Some(base.clone()),
+        storage: storage(&args)?,
+        // Without one, links name the host each request was sent to (right behind a
+        // proxy too).
+        public_url: args.public_url.clone(),
         secret: secret.as_deref().map(config::secret_from_text),
         tmp_url_ttl: Duration::from_secs(args.tmp_url_ttl),
         upload_ttl: Duration::from_secs(args.upload_ttl),
@@ -142,9 +141,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         ..ServerConfig::default()
     };
-    let state = AppState::open(config)
+    // Storage first: a setting that does not work stops the server before it listens.
+    let state = AppState::open(config).await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
-        .context("cannot open storage")?;
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let base = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
 
     if let Some(path) = &args.seed {
         let report = seed::load_file(&state, path).await.map_err(|e| {
@@ -184,6 +190,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("grace period over: cutting the remaining connections"),
     }
     Ok(())
+}
+
+/// The metadata and blob backends the flags name; a malformed URL is refused here, one
+/// that cannot be reached when the storage is opened.
+fn storage(args: &ServeArgs) -> anyhow::Result<Storage> {
+    if args.memory {
+        return Ok(Storage::memory());
+    }
+    let mut storage = Storage::data_dir(&args.data_dir);
+    if let Some(url) = &args.metadata {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            anyhow::bail!("--metadata: expected postgres://USER:PASS@HOST:PORT/DB");
+        }
+        storage.metadata = MetadataBackend::Postgres(url.clone());
+    }
+    if let Some(url) = &args.blobs {
+        feishu_media_store::s3::S3Url::parse(url).map_err(|e| anyhow::anyhow!("--blobs: {e}"))?;
+        storage.blobs = BlobBackend::S3 {
+            url: url.clone(),
+            credentials: None,
+        };
+    }
+    Ok(storage)
 }
 
 /// SIGTERM or SIGINT (Ctrl-C).

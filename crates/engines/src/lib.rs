@@ -159,6 +159,29 @@ impl Drop for TestPostgres {
     }
 }
 
+/// Creates database `name` on the cluster listening on `port` (through `psql`); its URL.
+pub fn create_database(port: u16, name: &str) -> String {
+    let mut psql = Command::new("psql");
+    psql.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-U",
+        "postgres",
+        "-q",
+    ])
+    .args([
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        &format!("CREATE DATABASE {name}"),
+    ])
+    .stdout(Stdio::null());
+    run(&mut psql);
+    format!("postgres://postgres@127.0.0.1:{port}/{name}")
+}
+
 /// The newest PostgreSQL's programs (`/usr/lib/postgresql/<version>/bin`).
 fn postgres_bin() -> PathBuf {
     let root = Path::new("/usr/lib/postgresql");
@@ -254,6 +277,11 @@ impl TestS3 {
         format!("s3://{name}?endpoint={}&region=us-east-1", self.endpoint())
     }
 
+    /// The directory whose subdirectories are the buckets.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Where the bucket's objects are, as files (s3s-fs keeps them so).
     pub fn bucket_dir(&self) -> PathBuf {
         self.dir.path().join(&self.bucket)
@@ -282,5 +310,56 @@ impl TestS3 {
 impl Drop for TestS3 {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A real Redis (Debian's `redis-server`, which `scripts/test.sh` installs) on a free
+/// loopback port, in memory only, stopped when dropped.
+pub struct TestRedis {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl TestRedis {
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// Starts (or restarts) Redis on `port`.
+    pub fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server: install Debian's redis-server (scripts/test.sh does)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it at once (an engine that goes away).
+    pub fn kill(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

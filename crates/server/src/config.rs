@@ -3,13 +3,62 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where metadata and blobs live.
+/// Where metadata and blobs live: two independent choices (any mix works).
 #[derive(Debug, Clone)]
-pub enum Storage {
+pub struct Storage {
+    pub metadata: MetadataBackend,
+    pub blobs: BlobBackend,
+}
+
+/// Where metadata lives (`--metadata`).
+#[derive(Debug, Clone)]
+pub enum MetadataBackend {
     /// Nothing on disk (`--memory`).
     Memory,
-    /// SQLite + blob files under this directory (the embedded default).
-    DataDir(PathBuf),
+    /// SQLite in this directory (the embedded default).
+    Sqlite(PathBuf),
+    /// PostgreSQL, shared by replicas: `postgres://USER:PASS@HOST:PORT/DB`.
+    Postgres(String),
+}
+
+/// Where blobs live (`--blobs`).
+#[derive(Debug, Clone)]
+pub enum BlobBackend {
+    Memory,
+    /// Files in this directory (the embedded default).
+    Files(PathBuf),
+    /// An S3-compatible bucket: `s3://BUCKET?endpoint=…&region=…`; credentials as given,
+    /// else from the standard `AWS_*` variables.
+    S3 {
+        url: String,
+        credentials: Option<(String, String)>,
+    },
+}
+
+impl Storage {
+    /// Nothing on disk (`--memory`).
+    pub fn memory() -> Self {
+        Self {
+            metadata: MetadataBackend::Memory,
+            blobs: BlobBackend::Memory,
+        }
+    }
+
+    /// SQLite and files under `dir`: the embedded default.
+    pub fn data_dir(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        Self {
+            metadata: MetadataBackend::Sqlite(dir.clone()),
+            blobs: BlobBackend::Files(dir),
+        }
+    }
+
+    /// Whether other processes may share this storage (then no sweep may assume it is
+    /// alone, and caches follow the others' writes).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.metadata, MetadataBackend::Postgres(_))
+            || matches!(self.blobs, BlobBackend::S3 { .. })
+    }
 }
 
 /// Where rate-limit counts are kept.
@@ -70,7 +119,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            storage: Storage::Memory,
+            storage: Storage::memory(),
             public_url: None,
             token_ttl: Duration::from_secs(7200),
             token_refresh_window: Duration::from_secs(1800),

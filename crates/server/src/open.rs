@@ -2,39 +2,110 @@
 //! clock, and the in-process parts (limits, faults, metrics, request log).
 
 use crate::clock::Clock;
-use crate::config::{ServerConfig, Storage};
+use crate::config::{BlobBackend, MetadataBackend, ServerConfig};
 use crate::limits::Limits;
 use crate::state::{AppState, Shared};
 use feishu_media_store::cache::CachedMeta;
 use feishu_media_store::fs::FsBlobs;
 use feishu_media_store::memory::{MemoryBlobs, MemoryMeta};
-use feishu_media_store::sql::SqliteMeta;
+use feishu_media_store::s3::S3Blobs;
+use feishu_media_store::sql::{PostgresMeta, SqliteMeta, postgres};
 use feishu_media_store::{BlobStore, MetaStore, StoreError};
 use std::path::Path;
 use std::sync::Arc;
 
+/// A store that would not open, with the setting it came from (`--metadata`, `--blobs`,
+/// `--limits`) and why, never a credential.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}{}: {cause}", if target.is_empty() { String::new() } else { format!(" ({target})") })]
+pub struct OpenError {
+    pub setting: &'static str,
+    /// Where it points, without credentials.
+    pub target: String,
+    pub cause: StoreError,
+}
+
+fn failed(
+    setting: &'static str,
+    target: impl Into<String>,
+) -> impl FnOnce(StoreError) -> OpenError {
+    let target = target.into();
+    move |cause| OpenError {
+        setting,
+        target,
+        cause,
+    }
+}
+
 impl AppState {
     /// Opens the storage the config names, creating what is missing. Nothing is swept
     /// here: [`crate::serve`] sweeps what an earlier run left before it accepts requests.
-    pub async fn open(config: ServerConfig) -> Result<Self, StoreError> {
-        let (meta, blobs, secret): (Arc<dyn MetaStore>, Arc<dyn BlobStore>, [u8; 32]) =
-            match &config.storage {
-                Storage::Memory => (
-                    Arc::new(MemoryMeta::new()),
-                    Arc::new(MemoryBlobs::new()),
-                    config.secret.unwrap_or_else(rand::random),
-                ),
-                Storage::DataDir(dir) => {
+    pub async fn open(config: ServerConfig) -> Result<Self, OpenError> {
+        // The secret: given; else kept by the shared database (so every replica has the
+        // same one), else in the data dir, else (memory) made up for this run.
+        let mut stored_secret = None;
+        let meta: Arc<dyn MetaStore> = match &config.storage.metadata {
+            MetadataBackend::Memory => Arc::new(MemoryMeta::new()),
+            MetadataBackend::Sqlite(dir) => {
+                let path = dir.join("meta.sqlite");
+                let open = async {
                     tokio::fs::create_dir_all(dir).await?;
-                    let meta = CachedMeta::new(SqliteMeta::open(&dir.join("meta.sqlite")).await?);
-                    let blobs = FsBlobs::open(dir).await?;
-                    let secret = match config.secret {
-                        Some(s) => s,
-                        None => load_or_create_secret(&dir.join("secret")).await?,
-                    };
-                    (Arc::new(meta), Arc::new(blobs), secret)
+                    SqliteMeta::open(&path).await
+                };
+                let sqlite = open
+                    .await
+                    .map_err(failed("--data-dir", path.display().to_string()))?;
+                if config.secret.is_none() {
+                    stored_secret = Some(
+                        load_or_create_secret(&dir.join("secret"))
+                            .await
+                            .map_err(failed("--data-dir", dir.display().to_string()))?,
+                    );
                 }
-            };
+                Arc::new(CachedMeta::new(sqlite))
+            }
+            MetadataBackend::Postgres(url) => {
+                let target = postgres::describe(url);
+                let pg = PostgresMeta::open(url)
+                    .await
+                    .map_err(failed("--metadata", target.clone()))?;
+                if config.secret.is_none() {
+                    let fresh = hex::encode(rand::random::<[u8; 32]>());
+                    let text = pg
+                        .setting_or_insert("secret", &fresh)
+                        .await
+                        .map_err(failed("--metadata", target.clone()))?;
+                    let mut secret = [0u8; 32];
+                    hex::decode_to_slice(text.trim(), &mut secret).map_err(|e| OpenError {
+                        setting: "--metadata",
+                        target: target.clone(),
+                        cause: StoreError::Corrupt(format!("the stored secret: {e}")),
+                    })?;
+                    stored_secret = Some(secret);
+                }
+                Arc::new(CachedMeta::new(pg))
+            }
+        };
+        let blobs: Arc<dyn BlobStore> = match &config.storage.blobs {
+            BlobBackend::Memory => Arc::new(MemoryBlobs::new()),
+            BlobBackend::Files(dir) => Arc::new(
+                async {
+                    tokio::fs::create_dir_all(dir).await?;
+                    FsBlobs::open(dir).await
+                }
+                .await
+                .map_err(failed("--data-dir", dir.display().to_string()))?,
+            ),
+            BlobBackend::S3 { url, credentials } => Arc::new(
+                S3Blobs::open(url, credentials.clone())
+                    .await
+                    .map_err(failed(
+                        "--blobs",
+                        url.split('?').next().unwrap_or("").to_owned(),
+                    ))?,
+            ),
+        };
+        let secret = config.secret.or(stored_secret).unwrap_or_else(rand::random);
         let clock = if config.frozen_clock {
             Clock::frozen()
         } else {
@@ -42,7 +113,11 @@ impl AppState {
         };
         let limits = Limits::open(&config.limits, clock.clone(), config.day_offset_hours)
             .await
-            .map_err(|why| StoreError::Backend(format!("--limits: {why}")))?;
+            .map_err(|why| OpenError {
+                setting: "--limits",
+                target: String::new(),
+                cause: StoreError::Unavailable(why),
+            })?;
         Ok(Self::new(Shared {
             meta,
             blobs,

@@ -49,7 +49,7 @@ pub fn world() -> Value {
 /// A state on the in-memory store, seeded with `manifest`, its clock frozen.
 pub async fn state_with(manifest: Value, configure: impl FnOnce(&mut ServerConfig)) -> AppState {
     let mut config = ServerConfig {
-        storage: Storage::Memory,
+        storage: Storage::memory(),
         frozen_clock: true,
         ..ServerConfig::default()
     };

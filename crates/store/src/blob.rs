@@ -173,6 +173,14 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Every blob key (start-up sweeps of blobs no media points at).
     async fn list(&self) -> StoreResult<Vec<String>>;
 
+    /// When blob `digest` was written (Unix ms), for stores that others write to as
+    /// well: a sweep leaves young blobs alone, since another process may be about to
+    /// write the media that points at one. `None`: not known (or no such blob).
+    async fn written_ms(&self, digest: &str) -> StoreResult<Option<i64>> {
+        let _ = digest;
+        Ok(None)
+    }
+
     /// The blocks of upload `upload_id` received so far: `seq → size`.
     async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>>;
 

@@ -7,7 +7,8 @@
 //! - `parts/<upload>/<seq>-<tag>`: block `seq` of chunked upload `<upload>`, one object per
 //!   block, written whole by one PUT (so a block is there entirely or not at all). The
 //!   tag is the block's BLAKE3 chaining value when the block sits where the BLAKE3 tree
-//!   has a subtree (block 0 adds its root hash), else random. A re-sent block is a new
+//!   has a subtree, else random. (Names stay under 150 bytes: s3s-fs, the test server,
+//!   keeps an object's metadata in a file named after the key in base64.) A re-sent block is a new
 //!   object; the older one is deleted after it, and of two left by a race the newest
 //!   counts.
 //! - `parts/<upload>/sealed`: written when the upload becomes a blob (its body is the
@@ -149,24 +150,20 @@ fn sealed_path(upload_id: &str) -> Path {
 /// The marker of a finished upload whose session is gone (see the module's comment).
 const DISCARDED: &str = "discarded";
 
-/// A block object's name, parsed: `<seq>-<tag>` or `<seq>-<cv>-<root>`.
+/// A block object's name, parsed: `<seq>-<tag>`.
 struct BlockName {
     seq: u64,
     /// The chaining value, when the tag is one.
     cv: Option<ChainingValue>,
-    /// Block 0's root hash (the blob's digest when it is the only block).
-    root: Option<String>,
 }
 
 impl BlockName {
     fn parse(file: &str) -> Option<Self> {
-        let mut it = file.split('-');
-        let seq = it.next()?.parse().ok()?;
-        let tag = it.next()?;
-        let root = it.next().filter(|r| is_valid_key(r)).map(str::to_owned);
+        let (seq, tag) = file.split_once('-')?;
+        let seq = seq.parse().ok()?;
         let mut cv = [0u8; 32];
         let cv = hex::decode_to_slice(tag, &mut cv).ok().map(|_| cv);
-        Some(Self { seq, cv, root })
+        Some(Self { seq, cv })
     }
 }
 
@@ -215,14 +212,7 @@ impl BlockHash {
     /// The object name's tag.
     fn tag(self) -> String {
         match self.hasher {
-            Some(h) if self.len > 0 => {
-                let cv = hex::encode(h.finalize_non_root());
-                if self.offset == 0 {
-                    format!("{cv}-{}", h.finalize().to_hex())
-                } else {
-                    cv
-                }
-            }
+            Some(h) if self.len > 0 => hex::encode(h.finalize_non_root()),
             _ => format!("r{:016x}", rand::random::<u64>()),
         }
     }
@@ -628,11 +618,12 @@ impl StagedBlob for Staged {
 
 /// The digest of blocks `0..n` from their names alone, when every block is a subtree of
 /// the BLAKE3 tree: all but the last `block` bytes long, `block` a power-of-two number of
-/// chunks, each with its chaining value. `None` otherwise (then the bytes are hashed).
+/// chunks, each with its chaining value. `None` otherwise, and for one block (whose hash
+/// is a root's, not a subtree's): then the bytes are hashed.
 fn merged_digest(blocks: &[(BlockName, u64)]) -> Option<String> {
-    let (first, first_len) = blocks.first()?;
+    let (_, first_len) = blocks.first()?;
     if blocks.len() == 1 {
-        return first.root.clone().filter(|_| *first_len > 0);
+        return None;
     }
     let block = *first_len;
     let chunks = block / blake3::CHUNK_LEN as u64;
@@ -803,6 +794,22 @@ impl BlobStore for S3Blobs {
         Ok(out)
     }
 
+    async fn written_ms(&self, digest: &str) -> StoreResult<Option<i64>> {
+        if !is_valid_key(digest) {
+            return Ok(None);
+        }
+        match self.store.head(&blob_path(digest)).await {
+            Ok(meta) => return Ok(Some(meta.last_modified.timestamp_millis())),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(os_err(e)),
+        }
+        Ok(self
+            .list_under(&format!("composite/{digest}"))
+            .await?
+            .first()
+            .map(|m| m.last_modified.timestamp_millis()))
+    }
+
     async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>> {
         Ok(self
             .blocks(upload_id)
@@ -928,7 +935,6 @@ impl BlobStore for S3Blobs {
                     BlockName {
                         seq: n.seq,
                         cv: n.cv,
-                        root: n.root.clone(),
                     },
                     *len,
                 )
@@ -1048,9 +1054,10 @@ mod tests {
                             (BlockName::parse(&name).unwrap(), bytes.len() as u64)
                         })
                         .collect();
+                    let want = (n > 1).then(|| blake3::hash(&data).to_hex().to_string());
                     assert_eq!(
-                        merged_digest(&names).as_deref(),
-                        Some(blake3::hash(&data).to_hex().as_str()),
+                        merged_digest(&names),
+                        want,
                         "block {block}, {n} blocks, last {last}"
                     );
                 }

@@ -6,7 +6,7 @@
 //! - [`TestServer`]: start, seed, restart on the same data dir, stop.
 //! - [`TestServer::tenant_token`] and friends: the few HTTP calls every test needs.
 
-use feishu_media_server::config::Storage;
+use feishu_media_server::config::{BlobBackend, LimitsBackend, MetadataBackend, Storage};
 use feishu_media_server::{AppState, ServerConfig, seed};
 use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
@@ -24,6 +24,62 @@ pub fn http() -> reqwest::Client {
 pub enum Backend {
     Embedded,
     Memory,
+    /// PostgreSQL + S3 + Redis, as replicas run: a fresh database and bucket on the
+    /// engines `with-engines` started, and a Redis of the server's own.
+    Shared,
+}
+
+impl Backend {
+    /// The backend of the default servers ([`TestServer::start`]): embedded, or shared
+    /// when the suite runs under `with-engines` (`FEISHU_MEDIA_TEST_BACKEND=shared`).
+    pub fn default_for_tests() -> Self {
+        match std::env::var("FEISHU_MEDIA_TEST_BACKEND").as_deref() {
+            Ok("shared") => Backend::Shared,
+            _ => Backend::Embedded,
+        }
+    }
+}
+
+/// The shared storage of one test server: its own database and bucket on the engines
+/// `with-engines` started, its own Redis.
+fn shared_storage() -> (Storage, TestRedis) {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name}: run under with-engines"))
+    };
+    let pg = var("FEISHU_MEDIA_TEST_POSTGRES");
+    let port: u16 = pg
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    let name = format!("t{:016x}", rand_u64());
+    let database = feishu_media_engines::create_database(port, &name);
+    std::fs::create_dir(std::path::Path::new(&var("FEISHU_MEDIA_TEST_S3_DIR")).join(&name))
+        .expect("the bucket's directory");
+    let endpoint = var("FEISHU_MEDIA_TEST_S3_ENDPOINT");
+    let storage = Storage {
+        metadata: MetadataBackend::Postgres(database),
+        blobs: BlobBackend::S3 {
+            url: format!("s3://{name}?endpoint={endpoint}&region=us-east-1"),
+            credentials: Some((
+                feishu_media_engines::S3_ACCESS_KEY.into(),
+                feishu_media_engines::S3_SECRET_KEY.into(),
+            )),
+        },
+    };
+    (storage, TestRedis::start())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
 }
 
 pub struct TestServer {
@@ -33,6 +89,8 @@ pub struct TestServer {
     /// The data dir (also where manifest fixtures are written).
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
+    /// The Redis of a shared-storage server, stopped with it.
+    _redis: Option<TestRedis>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -40,7 +98,7 @@ pub struct TestServer {
 impl TestServer {
     /// The embedded backend in a fresh temp dir, seeded with `manifest`.
     pub async fn start(manifest: serde_json::Value) -> Self {
-        Self::start_with(Backend::Embedded, manifest).await
+        Self::start_with(Backend::default_for_tests(), manifest).await
     }
 
     /// The embedded backend in a fresh temp dir, with the config adjusted.
@@ -49,8 +107,13 @@ impl TestServer {
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
         let tmp = tempfile::tempdir().expect("temp dir");
-        let mut server =
-            Self::start_configured(Backend::Embedded, tmp.path(), manifest, configure).await;
+        let mut server = Self::start_configured(
+            Backend::default_for_tests(),
+            tmp.path(),
+            manifest,
+            configure,
+        )
+        .await;
         server._tmp = Some(tmp);
         server
     }
@@ -75,13 +138,24 @@ impl TestServer {
         manifest: serde_json::Value,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
+        // FEISHU_MEDIA_TEST_LOG=warn (any filter): the servers' logs on stderr.
+        if let Ok(filter) = std::env::var("FEISHU_MEDIA_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let storage = match backend {
-            Backend::Embedded => Storage::DataDir(dir.to_owned()),
-            Backend::Memory => Storage::Memory,
+        let (storage, redis) = match backend {
+            Backend::Embedded => (Storage::data_dir(dir), None),
+            Backend::Memory => (Storage::memory(), None),
+            Backend::Shared => {
+                let (storage, redis) = shared_storage();
+                (storage, Some(redis))
+            }
         };
         let mut config = ServerConfig {
             storage,
@@ -89,6 +163,14 @@ impl TestServer {
             ..ServerConfig::default()
         };
         configure(&mut config);
+        // Shared limits too, unless the test stops the clock (Redis counts by its own)
+        // or chose its limits itself.
+        if let Some(redis) = &redis
+            && !config.frozen_clock
+            && config.limits == LimitsBackend::InProcess
+        {
+            config.limits = LimitsBackend::Redis(redis.url());
+        }
         let state = AppState::open(config).await.expect("open storage");
         let parsed = seed::parse(manifest.to_string().as_bytes()).expect("test manifest parses");
         seed::load_startup(&state, parsed, dir.to_owned())
@@ -113,6 +195,7 @@ impl TestServer {
             state,
             dir: dir.to_owned(),
             _tmp: None,
+            _redis: redis,
             stop: Some(stop),
             task: Some(task),
         }
@@ -175,57 +258,4 @@ impl Drop for TestServer {
     }
 }
 
-/// A real Redis (Debian's `redis-server`, which `scripts/test.sh` installs) on a free
-/// loopback port, in memory only, stopped when dropped.
-pub struct TestRedis {
-    child: std::process::Child,
-    pub port: u16,
-}
-
-impl TestRedis {
-    pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        Self::start_on(port)
-    }
-
-    /// Starts (or restarts) Redis on `port`.
-    pub fn start_on(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server: install Debian's redis-server (scripts/test.sh does)");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Self { child, port }
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Kills it at once (an engine that goes away).
-    pub fn kill(mut self) -> u16 {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.port
-    }
-}
-
-impl Drop for TestRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use feishu_media_engines::{TestPostgres, TestRedis, TestS3};

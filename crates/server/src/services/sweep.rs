@@ -18,12 +18,21 @@ pub struct Swept {
 /// Temp files younger than this may belong to a write under way.
 const STAGED_GRACE: Duration = Duration::from_secs(3600);
 
-/// One sweep. `at_startup`: no request is being served, so every temp file and every
-/// blob without a media is a leftover (while serving, a blob is committed a moment
-/// before its media, so unreferenced blobs are left alone).
+/// One sweep. `at_startup` on storage of its own: no request is being served, so every
+/// temp file and every blob without a media is a leftover (while serving, a blob is
+/// committed a moment before its media, so unreferenced blobs are left alone). On
+/// storage shared with other replicas, one sweeps at a time (the others skip their
+/// turn), and only what is older than [`STAGED_GRACE`] is a leftover: another replica
+/// may be writing the rest.
 pub async fn sweep(state: &AppState, at_startup: bool) -> StoreResult<Swept> {
     let mut swept = Swept::default();
+    let Some(_alone) = state.meta.exclusive("feishu-media sweep").await? else {
+        return Ok(swept);
+    };
+    let shared = state.config.storage.is_shared();
+    let at_startup_alone = at_startup && !shared;
     let now = state.clock.unix_ms();
+    let grace_ms = STAGED_GRACE.as_millis() as i64;
     for id in state.meta.expired_uploads(now).await? {
         state.blobs.discard_parts(&id).await?;
         state.meta.delete_upload(&id).await?;
@@ -37,10 +46,10 @@ pub async fn sweep(state: &AppState, at_startup: bool) -> StoreResult<Swept> {
     }
     swept.temp_files = state
         .blobs
-        .sweep_staged(if at_startup {
+        .sweep_staged(if at_startup_alone {
             i64::MAX
         } else {
-            now - STAGED_GRACE.as_millis() as i64
+            now - grace_ms
         })
         .await?;
     if at_startup {
@@ -52,10 +61,18 @@ pub async fn sweep(state: &AppState, at_startup: bool) -> StoreResult<Swept> {
             .map(|m| m.digest)
             .collect();
         for key in state.blobs.list().await? {
-            if !referenced.contains(&key) {
-                state.blobs.delete(&key).await?;
-                swept.orphan_blobs += 1;
+            if referenced.contains(&key) {
+                continue;
             }
+            if shared {
+                // Young, or of unknown age: perhaps a media is about to point at it.
+                match state.blobs.written_ms(&key).await? {
+                    Some(at) if at < now - grace_ms => {}
+                    _ => continue,
+                }
+            }
+            state.blobs.delete(&key).await?;
+            swept.orphan_blobs += 1;
         }
     }
     if swept != Swept::default() {

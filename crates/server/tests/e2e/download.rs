@@ -391,7 +391,10 @@ async fn health_and_readiness() {
 
 #[tokio::test]
 async fn a_lost_blob_is_a_500_with_the_log_id_and_no_details() {
-    let s = server().await;
+    // Embedded: the blob is lost by removing its file.
+    let dir = tempfile::tempdir().unwrap();
+    let s =
+        TestServer::start_in(feishu_media_testkit::Backend::Embedded, dir.path(), world()).await;
     let media = s.state.meta.media("boxHundred").await.unwrap().unwrap();
     let path = s
         .dir

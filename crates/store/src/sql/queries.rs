@@ -127,6 +127,9 @@ macro_rules! sql_meta_store {
                 let id = match &who {
                     Principal::App(id) | Principal::User(id) => id.clone(),
                 };
+                if !storable(&id) {
+                    return Ok(false);
+                }
                 let mut tx = self.pool.begin().await?;
                 let gone = sqlx::query(delete)
                     .bind(&id)
@@ -184,6 +187,9 @@ macro_rules! sql_meta_store {
                 id: &str,
                 change: Change,
             ) -> StoreResult<bool> {
+                if !storable(id) {
+                    return Ok(false);
+                }
                 let mut tx = self.pool.begin().await?;
                 let gone = sqlx::query(sql)
                     .bind(id)
@@ -246,6 +252,9 @@ macro_rules! sql_meta_store {
             }
 
             async fn app(&self, app_id: &str) -> StoreResult<Option<App>> {
+                if !storable(app_id) {
+                    return Ok(None);
+                }
                 let row = sqlx::query("SELECT * FROM apps WHERE app_id = $1")
                     .bind(app_id)
                     .fetch_optional(&self.pool)
@@ -254,6 +263,9 @@ macro_rules! sql_meta_store {
             }
 
             async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
+                if !storable(user_id) {
+                    return Ok(None);
+                }
                 let row = sqlx::query("SELECT * FROM users WHERE user_id = $1")
                     .bind(user_id)
                     .fetch_optional(&self.pool)
@@ -262,6 +274,9 @@ macro_rules! sql_meta_store {
             }
 
             async fn token(&self, hash: &str) -> StoreResult<Option<AccessToken>> {
+                if !storable(hash) {
+                    return Ok(None);
+                }
                 let row = sqlx::query("SELECT * FROM tokens WHERE hash = $1")
                     .bind(hash)
                     .fetch_optional(&self.pool)
@@ -274,6 +289,9 @@ macro_rules! sql_meta_store {
                 app_id: &str,
                 kind: StoredTokenKind,
             ) -> StoreResult<Option<AccessToken>> {
+                if !storable(app_id) {
+                    return Ok(None);
+                }
                 let row = sqlx::query(
                     "SELECT * FROM tokens WHERE app_id = $1 AND kind = $2
                      ORDER BY issued_at_ms DESC, hash DESC LIMIT 1",
@@ -286,6 +304,9 @@ macro_rules! sql_meta_store {
             }
 
             async fn document(&self, token: &str) -> StoreResult<Option<Document>> {
+                if !storable(token) {
+                    return Ok(None);
+                }
                 let row = sqlx::query("SELECT * FROM documents WHERE token = $1")
                     .bind(token)
                     .fetch_optional(&self.pool)
@@ -294,6 +315,9 @@ macro_rules! sql_meta_store {
             }
 
             async fn media(&self, file_token: &str) -> StoreResult<Option<Media>> {
+                if !storable(file_token) {
+                    return Ok(None);
+                }
                 let row = sqlx::query("SELECT * FROM media WHERE file_token = $1")
                     .bind(file_token)
                     .fetch_optional(&self.pool)
@@ -349,6 +373,9 @@ macro_rules! sql_meta_store {
             }
 
             async fn upload(&self, upload_id: &str) -> StoreResult<Option<UploadSession>> {
+                if !storable(upload_id) {
+                    return Ok(None);
+                }
                 let row = sqlx::query("SELECT * FROM uploads WHERE upload_id = $1")
                     .bind(upload_id)
                     .fetch_optional(&self.pool)

@@ -36,6 +36,12 @@ macro_rules! cols_for {
 cols_for!(sqlx::sqlite::SqliteRow);
 cols_for!(sqlx::postgres::PgRow);
 
+/// Whether a key can be stored at all: PostgreSQL's text holds no NUL, so no stored key
+/// has one, and a lookup of such a key finds nothing (rather than failing).
+pub(crate) fn storable(key: &str) -> bool {
+    !key.contains('\0')
+}
+
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     Ok(serde_json::to_string(v)?)
 }
