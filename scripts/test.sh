@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README and .ci/run call it). It installs what the tests need,
-# then runs every suite: lints, the Rust tests (unit, conformance, end-to-end over real
-# HTTP, curl, 10 000 connections, 20 SIGKILL trials), the official Python and Node SDKs,
+# then runs every suite: lints, the Rust tests (unit, conformance on every backend,
+# end-to-end over real HTTP, curl, 10 000 connections, 20 SIGKILL trials, three replicas
+# on PostgreSQL + S3 + Redis behind nginx), the official Python and Node SDKs,
 # schemathesis and Chromium against the real binary, and every fuzz target for 20 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null || missing+=(postgresql-client)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -40,7 +40,8 @@ fn is_root() -> bool {
 }
 
 /// A private PostgreSQL cluster: `initdb` in a temp dir (as the `postgres` user when
-/// run as root, which PostgreSQL refuses), on a free port, durability off (tests).
+/// run as root, which PostgreSQL refuses), on a free port, without fsync (a committed
+/// write survives the server being killed, not the machine).
 pub struct TestPostgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
@@ -98,7 +99,7 @@ impl TestPostgres {
     fn run_server(&self) {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=400",
+             -c full_page_writes=off -c max_connections=400",
             self.port,
             self.dir.path().display()
         );

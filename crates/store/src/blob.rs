@@ -173,6 +173,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Every blob key (start-up sweeps of blobs no media points at).
     async fn list(&self) -> StoreResult<Vec<String>>;
 
+    /// Answers when the backend can serve (readiness).
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// When blob `digest` was written (Unix ms), for stores that others write to as
     /// well: a sweep leaves young blobs alone, since another process may be about to
     /// write the media that points at one. `None`: not known (or no such blob).

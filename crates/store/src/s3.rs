@@ -794,6 +794,10 @@ impl BlobStore for S3Blobs {
         Ok(out)
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        self.check().await
+    }
+
     async fn written_ms(&self, digest: &str) -> StoreResult<Option<i64>> {
         if !is_valid_key(digest) {
             return Ok(None);

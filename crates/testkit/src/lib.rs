@@ -70,6 +70,63 @@ fn shared_storage() -> (Storage, TestRedis) {
     (storage, TestRedis::start())
 }
 
+/// One world for several servers (replicas): a PostgreSQL database, an S3 bucket and a
+/// Redis, each engine private to this value and stopped with it.
+pub struct SharedWorld {
+    pub postgres: TestPostgres,
+    pub s3: TestS3,
+    pub redis: TestRedis,
+    pub database: String,
+}
+
+impl SharedWorld {
+    pub fn start() -> Self {
+        let postgres = TestPostgres::start();
+        let database = postgres.database("world");
+        Self {
+            postgres,
+            s3: TestS3::start(),
+            redis: TestRedis::start(),
+            database,
+        }
+    }
+
+    /// The storage every replica of this world opens.
+    pub fn storage(&self) -> Storage {
+        Storage {
+            metadata: MetadataBackend::Postgres(self.database.clone()),
+            blobs: BlobBackend::S3 {
+                url: self.s3.url(),
+                credentials: Some(self.s3.credentials()),
+            },
+        }
+    }
+
+    /// Sets `config` to this world's storage and Redis limits.
+    pub fn configure(&self, config: &mut ServerConfig) {
+        config.storage = self.storage();
+        config.limits = LimitsBackend::Redis(self.redis.url());
+    }
+
+    /// A replica of this world, seeded with `manifest` (the same manifest again is a
+    /// no-op), its config adjusted by `configure` after the world's settings.
+    pub async fn replica(
+        &self,
+        manifest: serde_json::Value,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut server =
+            TestServer::start_configured(Backend::Embedded, tmp.path(), manifest, |c| {
+                self.configure(c);
+                configure(c);
+            })
+            .await;
+        server._tmp = Some(tmp);
+        server
+    }
+}
+
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

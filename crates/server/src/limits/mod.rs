@@ -116,6 +116,17 @@ impl Limits {
         }
     }
 
+    /// Where requests are counted now: `"in-process"` (configured so), `"shared"`
+    /// (Redis answers) or `"per-replica"` (Redis does not: each replica counts alone
+    /// until it does).
+    pub async fn mode(&self) -> &'static str {
+        match &self.shared {
+            None => "in-process",
+            Some(shared) if shared.ping().await => "shared",
+            Some(_) => "per-replica",
+        }
+    }
+
     /// Writes changed in-process daily counts to the store.
     pub async fn flush(&self, meta: &dyn MetaStore) -> StoreResult<()> {
         self.local.flush(meta).await

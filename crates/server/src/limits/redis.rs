@@ -55,6 +55,17 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Whether Redis answers now.
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .is_ok()
+    }
+}
+
 impl RateCounter for Shared {
     async fn hit(
         &self,

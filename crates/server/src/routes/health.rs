@@ -11,17 +11,43 @@ pub async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
+/// Ready when the metadata and the blobs answer (each asked at once, for at most 2 s).
+/// The rate limits never make a replica unready: without Redis each replica counts
+/// alone (`"limits": "per-replica"`), and taking every replica out of a proxy because
+/// their shared Redis is down would stop the service that the fallback keeps up.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.meta.ping().await {
-        Ok(()) => json_response(StatusCode::OK, &json!({"status": "ready"})),
-        Err(e) => {
-            tracing::warn!(error = %e, "storage not ready");
-            json_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &json!({"status": "unavailable"}),
-            )
+    let within = |f| tokio::time::timeout(std::time::Duration::from_secs(2), f);
+    let (meta, blobs, limits) = tokio::join!(
+        within(state.meta.ping()),
+        within(state.blobs.ping()),
+        state.limits.mode()
+    );
+    let answer = |r: Result<feishu_media_store::StoreResult<()>, _>, what: &str| match r {
+        Ok(Ok(())) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "{what} not ready");
+            "unavailable"
         }
-    }
+        Err(_) => {
+            tracing::warn!("{what} not ready: no answer within 2 s");
+            "unavailable"
+        }
+    };
+    let (meta, blobs) = (answer(meta, "metadata"), answer(blobs, "blobs"));
+    let ready = meta == "ok" && blobs == "ok";
+    json_response(
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        &json!({
+            "status": if ready { "ready" } else { "unavailable" },
+            "metadata": meta,
+            "blobs": blobs,
+            "limits": limits,
+        }),
+    )
 }
 
 /// `GET /metrics`, Prometheus text format.

@@ -14,6 +14,7 @@ mod limits;
 mod observability;
 mod principals;
 mod ranges;
+mod replicas;
 mod seed;
 mod storage;
 mod support;

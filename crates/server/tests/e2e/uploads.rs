@@ -442,7 +442,12 @@ pub async fn part(
     .await
 }
 
-async fn finish(s: &TestServer, token: &str, upload_id: &str, block_num: u64) -> reqwest::Response {
+pub async fn finish(
+    s: &TestServer,
+    token: &str,
+    upload_id: &str,
+    block_num: u64,
+) -> reqwest::Response {
     post_json(
         &s.url("/open-apis/drive/v1/medias/upload_finish"),
         token,
