@@ -12,8 +12,11 @@
 # D  our server's peak private (anonymous) memory while 64 clients stream the large media
 # E  upload_all of 20 MiB and a chunked upload of the large media: MB/s vs dd conv=fsync
 # F  downloading the large media: our CLI vs curl vs aria2c -x4 -s4 (wall time, cmp'd)
+# S  streaming the large media from a server on S3 blobs (s3s-fs): ours vs a direct,
+#    signed GET of the same bytes as one object from the same S3 server (curl both)
+# R  4 KiB ranged GETs/s of an app with rate limits: counted in Redis vs in process
 #
-#   BENCH_ONLY="C Ebig" bench/run.sh   only those figures (A B C D E F; E runs E20 and Ebig)
+#   BENCH_ONLY="C Ebig" bench/run.sh   only those figures (A B C D E F S R; E runs E20 and Ebig)
 #   BENCH_ROUNDS=3 bench/run.sh         another number of rounds
 #
 # Prints a Markdown table and writes bench/results/latest.json (quick runs write
@@ -45,6 +48,7 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v aria2c >/dev/null || need+=(aria2)
 command -v curl >/dev/null || need+=(curl)
 command -v bc >/dev/null || need+=(bc)
+command -v redis-server >/dev/null || need+=(redis-server)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -73,8 +77,11 @@ head -c 300000 /dev/urandom >"$work/www/small.bin"
 head -c $((20 * 1024 * 1024)) /dev/urandom >"$work/twenty.bin"
 cat >"$work/manifest.json" <<JSON
 {"apps": [{"app_id": "cli_bench", "app_secret": "bench", "tenant_key": "bench",
-           "scopes": ["drive:drive"], "rate_limit": null}],
- "documents": [{"token": "doxBench", "type": "docx", "tenant_key": "bench", "owner": "app:cli_bench"}],
+           "scopes": ["drive:drive"], "rate_limit": null},
+          {"app_id": "cli_limited", "app_secret": "bench", "tenant_key": "bench",
+           "scopes": ["drive:drive"], "rate_limit": {"per_second": 1000000, "per_day": 4000000000}}],
+ "documents": [{"token": "doxBench", "type": "docx", "tenant_key": "bench", "owner": "app:cli_bench",
+                "members": [{"principal": "app:cli_limited", "role": "view"}]}],
  "media": [{"file_token": "boxBig", "document": "doxBench", "parent_type": "docx_file", "file_name": "big.bin", "path": "www/big.bin"},
            {"file_token": "boxSmall", "document": "doxBench", "parent_type": "docx_file", "file_name": "small.bin", "path": "www/small.bin"}]}
 JSON
@@ -116,6 +123,45 @@ for u in "$big_url" "$small_url"; do
   code=$(curl -s -o /dev/null -r 0-0 -H "$auth" -w '%{http_code}' "$u")
   [ "$code" = 206 ] || { echo "ours answers $code for $u" >&2; exit 1; }
 done
+
+# S and R: engines of their own (s3s-fs, as scripts/test.sh installs it; Redis) and two
+# more servers of ours: one on S3 blobs, one counting limits in Redis.
+tenant_token() {
+  curl -s -X POST "$1/open-apis/auth/v3/tenant_access_token/internal" -d "{\"app_id\":\"$2\",\"app_secret\":\"bench\"}" \
+    | sed -E 's/.*"tenant_access_token":"([^"]+)".*/\1/'
+}
+if want S; then
+  command -v s3s-fs >/dev/null || { log "S needs s3s-fs: cargo install s3s-fs --version 0.14.1 --features binary --locked"; exit 1; }
+  s3_port=$(free_port); mkdir -p "$work/s3/media"
+  s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key AKIDBENCH --secret-key bench-secret "$work/s3" \
+    >/dev/null 2>&1 & pids+=($!)
+  s3=http://127.0.0.1:$s3_port
+  for _ in $(seq 1 100); do curl -s -o /dev/null "$s3/" && break; sleep 0.05; done
+  # curl signs (SigV4); S3 wants the payload hash named, here as unsigned.
+  sigv4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "AKIDBENCH:bench-secret" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+  curl -sf "${sigv4[@]}" -T "$work/www/big.bin" "$s3/media/anchor.bin" -o /dev/null
+  s3ours_port=$(free_port)
+  AWS_ACCESS_KEY_ID=AKIDBENCH AWS_SECRET_ACCESS_KEY=bench-secret FEISHU_MEDIA_LOG=warn "$BIN" serve \
+    --listen "127.0.0.1:$s3ours_port" --data-dir "$work/data-s3" --seed "$work/manifest.json" \
+    --blobs "s3://media?endpoint=$s3&region=us-east-1" >/dev/null 2>"$work/ours-s3.err" & pids+=($!)
+  s3ours=http://127.0.0.1:$s3ours_port
+  for _ in $(seq 1 600); do curl -sf "$s3ours/readyz" >/dev/null && break; sleep 0.1; done
+  s3auth="Authorization: Bearer $(tenant_token "$s3ours" cli_bench)"
+fi
+if want R; then
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null & pids+=($!)
+  for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+  rours_port=$(free_port)
+  FEISHU_MEDIA_LOG=warn "$BIN" serve --listen "127.0.0.1:$rours_port" --data-dir "$work/data-r" \
+    --seed "$work/manifest.json" --limits "redis://127.0.0.1:$redis_port" >/dev/null 2>"$work/ours-r.err" & pids+=($!)
+  rours=http://127.0.0.1:$rours_port
+  for _ in $(seq 1 600); do curl -sf "$rours/readyz" >/dev/null && break; sleep 0.1; done
+  lim_local="Authorization: Bearer $(tenant_token "$ours" cli_limited)"
+  lim_redis="Authorization: Bearer $(tenant_token "$rours" cli_limited)"
+  code=$(curl -s -o /dev/null -r 0-0 -H "$lim_redis" -w '%{http_code}' "$rours/open-apis/drive/v1/medias/boxSmall/download")
+  [ "$code" = 206 ] || { echo "R: the Redis-limited server answers $code" >&2; exit 1; }
+fi
 
 # --- measurements: one line "ID CONTENDER VALUE" each -----------------------------------
 results=$work/results.txt
@@ -204,6 +250,25 @@ for r in $(seq 1 $rounds); do
     fi
   fi
 
+  if want S; then
+    if ((r % 2)); then
+      record S ours "$(speed -H "$s3auth" "$s3ours/open-apis/drive/v1/medias/boxBig/download")"
+      record S s3 "$(speed "${sigv4[@]}" "$s3/media/anchor.bin")"
+    else
+      record S s3 "$(speed "${sigv4[@]}" "$s3/media/anchor.bin")"
+      record S ours "$(speed -H "$s3auth" "$s3ours/open-apis/drive/v1/medias/boxBig/download")"
+    fi
+  fi
+  if want R; then
+    if ((r % 2)); then
+      record R ours "$(rps -H "$lim_redis" -H 'Range: bytes=4096-8191' "$rours/open-apis/drive/v1/medias/boxSmall/download")"
+      record R inprocess "$(rps -H "$lim_local" -H 'Range: bytes=4096-8191' "$small_url")"
+    else
+      record R inprocess "$(rps -H "$lim_local" -H 'Range: bytes=4096-8191' "$small_url")"
+      record R ours "$(rps -H "$lim_redis" -H 'Range: bytes=4096-8191' "$rours/open-apis/drive/v1/medias/boxSmall/download")"
+    fi
+  fi
+
   # F: three downloaders, in turn, each output compared with the source.
   if want F; then
     rm -rf "$work/dl"/*
@@ -240,6 +305,8 @@ rows = [
     ("E20", "upload_all 20 MiB", "ours", "dd", "MB/s", "higher", 0.5),
     ("Ebig", f"chunked upload {big_mib} MiB", "ours", "dd", "MB/s", "higher", 0.5),
     ("F", f"download {big_mib} MiB (our CLI vs aria2c -x4 -s4)", "ours", "aria2c", "s", "lower", 1.0),
+    ("S", f"stream {big_mib} MiB from S3 blobs (vs a direct signed GET)", "ours", "s3", "MB/s", "higher", 0.8),
+    ("R", "4 KiB ranged GETs/s, limits in Redis (vs in process)", "ours", "inprocess", "req/s", "higher", 0.8),
 ]
 scale = {"MB/s": 1e6, "req/s": 1, "MiB": 1048576, "s": 1}
 table, report = [], []
