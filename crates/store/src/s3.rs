@@ -55,6 +55,8 @@ use tokio::sync::Semaphore;
 
 /// The block of the wire contract, and the largest object a blob's bytes are kept in.
 pub const BLOCK: u64 = 4 * 1024 * 1024;
+/// Blocks of a composite blob asked for ahead of the one being streamed.
+const READ_AHEAD: usize = 2;
 /// Block buffers held at once, in all requests (96 MiB).
 const BUFFERS: usize = 24;
 /// How long a request to the server may take to connect, and to be retried in all: an
@@ -992,8 +994,10 @@ impl S3Blobs {
             base += len;
         }
         let store = self.clone();
+        // The next blocks' GETs are sent while the current one streams (in order), so
+        // a block boundary costs no round trip.
         let stream = futures_util::stream::iter(spans)
-            .then(move |(i, from, to)| {
+            .map(move |(i, from, to)| {
                 let store = store.clone();
                 let path = Path::from(c.parts[i].as_str());
                 async move {
@@ -1004,6 +1008,7 @@ impl S3Blobs {
                     }
                 }
             })
+            .buffered(READ_AHEAD)
             .try_flatten();
         Payload::Stream(Box::pin(stream))
     }

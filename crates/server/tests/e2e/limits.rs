@@ -183,6 +183,89 @@ async fn the_redis_counter_passes_the_suite() {
     feishu_media_server::limits::counter_suite(&counter, &meta, "cli|t|download").await;
 }
 
+/// Two replicas' counters, one key, as fast as they can for `secs`: (allowed, calls,
+/// round trips to Redis).
+async fn hammer(limit: feishu_media_store::RateLimit, secs: f64) -> (u64, u64, u64, f64) {
+    use feishu_media_server::limits::{Hit, Now, RateCounter, Shared};
+    let redis = TestRedis::start();
+    let a = Shared::connect(&redis.url(), 8).await.unwrap();
+    let b = Shared::connect(&redis.url(), 8).await.unwrap();
+    let meta = feishu_media_store::memory::MemoryMeta::new();
+    let now = Now {
+        unix_ms: 0,
+        day: 0,
+        secs_to_day_end: 1,
+    };
+    let started = std::time::Instant::now();
+    let (mut allowed, mut calls) = (0u64, 0u64);
+    while started.elapsed().as_secs_f64() < secs {
+        for counter in [&a, &b] {
+            calls += 1;
+            if counter.hit("k", limit, now, &meta).await.unwrap() == Hit::Allowed {
+                allowed += 1;
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "INFO", "commandstats"])
+        .output()
+        .unwrap();
+    let scripts = String::from_utf8_lossy(&stats.stdout)
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    (allowed, calls, scripts, elapsed)
+}
+
+/// Under the limit at a high rate: every request allowed, in a few round trips (leases).
+#[tokio::test]
+async fn leases_at_high_rates_cut_round_trips_to_redis() {
+    // Far above what two counters in one task can ask (about 2 million a second).
+    let limit = feishu_media_store::RateLimit {
+        per_second: 100_000_000,
+        per_day: u32::MAX,
+    };
+    let (allowed, calls, scripts, _) = hammer(limit, 1.0).await;
+    assert_eq!(allowed, calls, "under the limit, nothing is refused");
+    assert!(
+        scripts * 4 < calls,
+        "{scripts} round trips for {calls} requests"
+    );
+}
+
+/// Over the limit at a high rate: the two replicas together never admit more than the
+/// burst plus the rate for the time elapsed, nor starve the key.
+#[tokio::test]
+async fn leases_and_kept_refusals_never_pass_the_limit() {
+    let limit = feishu_media_store::RateLimit {
+        per_second: 500,
+        per_day: 100_000_000,
+    };
+    let (allowed, calls, scripts, secs) = hammer(limit, 1.0).await;
+    let most = 500.0 + 500.0 * secs;
+    assert!(
+        (allowed as f64) <= most + 1.0,
+        "{allowed} allowed in {secs:.2} s; at most {most}"
+    );
+    assert!(
+        allowed as f64 >= 0.5 * most,
+        "{allowed} of {calls} allowed: starved"
+    );
+    assert!(
+        scripts * 2 < calls,
+        "refusals kept: {scripts} round trips for {calls}"
+    );
+}
+
 #[tokio::test]
 async fn replicas_sharing_redis_hold_five_per_second_together() {
     let redis = TestRedis::start();
