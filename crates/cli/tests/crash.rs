@@ -277,7 +277,7 @@ fn sigkill_at_random_moments_leaves_no_broken_token_and_no_leftovers() {
         .build()
         .unwrap();
     rt.block_on(async {
-        use feishu_media_store::{BlobStore, MetaStore};
+        use feishu_media_store::{BlobStore, MetaStore, PartStore};
         let meta = feishu_media_store::sql::SqliteMeta::open(&data_dir.join("meta.sqlite"))
             .await
             .unwrap();
@@ -296,7 +296,7 @@ fn sigkill_at_random_moments_leaves_no_broken_token_and_no_leftovers() {
         }
         let referenced: std::collections::HashSet<_> =
             media.iter().map(|m| m.digest.clone()).collect();
-        for key in blobs.list().await.unwrap() {
+        for key in feishu_media_store::blob::all_keys(&blobs).await.unwrap() {
             assert!(
                 referenced.contains(&key),
                 "orphan blob {key} survived the start-up sweep"

@@ -1,8 +1,9 @@
 //! Three replicas of the real binary on one world (a private PostgreSQL, an s3s-fs that
 //! checks signatures, a Redis) behind nginx (`upstream`, round robin): the CLI downloads
 //! a 64 MiB media through the proxy while one replica is killed with SIGKILL, and gets
-//! it byte-identical through the others. nginx passes the body through at a capped rate
-//! (no buffering), so the kill lands in the middle of the transfers.
+//! it byte-identical through the others. nginx reads each response from its replica at a
+//! capped rate (`proxy_limit_rate`, with no temp file), so the kill lands in the middle
+//! of the transfers.
 //!
 //! Bounded: one download, loopback only, every process stopped at the end.
 
@@ -74,7 +75,7 @@ impl Drop for Nginx {
     }
 }
 
-/// nginx in front of `ports`, round robin, streaming at 12 MiB/s per connection.
+/// nginx in front of `ports`, round robin, reading each response at 12 MiB/s.
 fn nginx(dir: &Path, ports: &[u16]) -> (Nginx, u16) {
     let port = free_port();
     let servers: String = ports
@@ -100,9 +101,9 @@ fn nginx(dir: &Path, ports: &[u16]) -> (Nginx, u16) {
                    proxy_http_version 1.1;
                    proxy_set_header Connection \"\";
                    proxy_set_header Host $http_host;
-                   proxy_buffering off;
                    proxy_next_upstream error timeout http_502 http_503;
-                   limit_rate 12m;
+                   proxy_max_temp_file_size 0;
+                   proxy_limit_rate 12m;
                  }}
                }}
              }}"
@@ -196,10 +197,15 @@ fn a_download_through_nginx_survives_a_replica_killed_midway() {
         .unwrap();
     // 64 MiB over four connections at 12 MiB/s each: over a second. Kill midway.
     std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        download.try_wait().unwrap().is_none(),
-        "the download ended before the kill: the test proves nothing"
-    );
+    if download.try_wait().unwrap().is_some() {
+        let output = download.wait_with_output().unwrap();
+        panic!(
+            "the download ended before the kill ({}): the test proves nothing\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     let (mut victim, _) = replicas.remove(1);
     victim.0.kill().unwrap();
     victim.0.wait().unwrap();

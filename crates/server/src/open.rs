@@ -10,7 +10,7 @@ use feishu_media_store::fs::FsBlobs;
 use feishu_media_store::memory::{MemoryBlobs, MemoryMeta};
 use feishu_media_store::s3::S3Blobs;
 use feishu_media_store::sql::{PostgresMeta, SqliteMeta, postgres};
-use feishu_media_store::{BlobStore, MetaStore, StoreError};
+use feishu_media_store::{BlobStore, MetaStore, PartStore, StoreError};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -86,7 +86,7 @@ impl AppState {
                 Arc::new(CachedMeta::new(pg))
             }
         };
-        let blobs: Arc<dyn BlobStore> = match &config.storage.blobs {
+        let parts: Arc<dyn PartStore> = match &config.storage.blobs {
             BlobBackend::Memory => Arc::new(MemoryBlobs::new()),
             BlobBackend::Files(dir) => Arc::new(
                 async {
@@ -105,6 +105,7 @@ impl AppState {
                     ))?,
             ),
         };
+        let blobs: Arc<dyn BlobStore> = parts.clone();
         let secret = config.secret.or(stored_secret).unwrap_or_else(rand::random);
         let clock = if config.frozen_clock {
             Clock::frozen()
@@ -121,6 +122,7 @@ impl AppState {
         Ok(Self::new(Shared {
             meta,
             blobs,
+            parts,
             secret,
             limits,
             config,

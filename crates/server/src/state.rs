@@ -7,7 +7,7 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::request_log::RequestLog;
 use crate::seed::manifest::Manifest;
-use feishu_media_store::{BlobStore, MetaStore};
+use feishu_media_store::{BlobStore, MetaStore, PartStore};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -18,6 +18,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub meta: Arc<dyn MetaStore>,
     pub blobs: Arc<dyn BlobStore>,
+    /// The blocks of chunked uploads: the same store as `blobs`, through its other trait.
+    pub parts: Arc<dyn PartStore>,
     /// Server secret: derives access tokens and signs temporary links. Replicas that
     /// share it accept each other's tokens and links.
     pub secret: [u8; 32],

@@ -1,6 +1,8 @@
-//! The blob trait: content-addressed bytes, read back by range as a stream, written in
-//! two phases (stage, then commit) so a caller can check what it received before
-//! anything becomes visible; and the blocks of chunked uploads.
+//! The blob traits: [`BlobStore`], content-addressed bytes, read back by range in the
+//! form the backend holds them ([`Payload`]), written in two phases (stage, then commit)
+//! so a caller can check what it received before anything becomes visible; and
+//! [`PartStore`], the blocks of chunked uploads, staged as [`StagedPart`]s (not blobs)
+//! and assembled into a blob at the end.
 
 use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -105,63 +107,44 @@ pub trait StagedBlob: Send {
     fn info(&self) -> &BlobInfo;
     /// Makes the bytes a blob, durably.
     async fn commit(self: Box<Self>) -> StoreResult<BlobInfo>;
+}
+
+/// A block of a chunked upload, received but not yet part of it. Dropping it discards
+/// it. (Not a [`StagedBlob`]: a block never becomes a blob by itself, and is not hashed
+/// as one.)
+#[async_trait]
+pub trait StagedPart: Send {
+    /// How many bytes it holds.
+    fn size(&self) -> u64;
     /// Makes the bytes block `seq` of chunked upload `upload_id`, durably, replacing an
     /// earlier block with that number. `offset` is where the block starts in the
     /// assembled file: every block but the last is as long as the upload's block size.
-    async fn commit_part(
-        self: Box<Self>,
-        upload_id: &str,
-        seq: u64,
-        offset: u64,
-    ) -> StoreResult<()>;
+    /// `UploadClosed` once the upload has been assembled.
+    async fn commit(self: Box<Self>, upload_id: &str, seq: u64, offset: u64) -> StoreResult<()>;
 }
 
-/// Blobs are immutable and keyed by their SHA-256, so a key never changes meaning and
-/// the same bytes are stored once.
+/// Blob keys as a listing finds them.
+pub type KeyStream<'a> = Pin<Box<dyn Stream<Item = StoreResult<String>> + Send + 'a>>;
+
+/// Blobs are immutable and keyed by their digest ([`digest_of`]), so a key never changes
+/// meaning and the same bytes are stored once.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Receives everything `data` yields (at most `max` bytes, else `TooLarge`), hashing
-    /// it on the way. A reader error is `Source`. Nothing is visible until a commit.
+    /// it on the way. A reader error is `Source`. Nothing is visible until the commit.
     async fn stage(
         &self,
         data: &mut (dyn AsyncRead + Send + Unpin),
         max: u64,
     ) -> StoreResult<Box<dyn StagedBlob>>;
 
-    /// [`stage`](Self::stage) for a block of a chunked upload: such bytes never become a
-    /// blob by themselves, so backends may skip hashing them (the assembled file is
-    /// hashed at the end). Its `info().digest` may then be empty.
-    async fn stage_block(
-        &self,
-        data: &mut (dyn AsyncRead + Send + Unpin),
-        max: u64,
-    ) -> StoreResult<Box<dyn StagedBlob>> {
-        self.stage(data, max).await
-    }
-
-    /// [`stage_block`](Self::stage_block) when the block's place is known before its bytes
-    /// arrive: backends may then write the bytes straight where they belong (the
-    /// filesystem store does, so a chunked upload writes each byte once). Commit it with
-    /// the same `upload_id`, `seq` and `offset`; uncommitted, it is not part of the upload.
-    async fn stage_part(
-        &self,
-        upload_id: &str,
-        seq: u64,
-        offset: u64,
-        data: &mut (dyn AsyncRead + Send + Unpin),
-        max: u64,
-    ) -> StoreResult<Box<dyn StagedBlob>> {
-        let _ = (upload_id, seq, offset);
-        self.stage_block(data, max).await
-    }
-
     /// Stores everything `data` yields. Returns only once the bytes are durable.
     async fn put(&self, data: &mut (dyn AsyncRead + Send + Unpin)) -> StoreResult<BlobInfo> {
         self.stage(data, u64::MAX).await?.commit().await
     }
 
-    /// The bytes `start..end` (end exclusive) of blob `digest`, in the form this backend
-    /// holds them. `BlobMissing` when there is no such blob.
+    /// The bytes `start..end` (end exclusive; cut at the blob's end) of blob `digest`,
+    /// in the form this backend holds them. `BlobMissing` when there is no such blob.
     async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload>;
 
     /// The size of blob `digest`, if it exists.
@@ -170,13 +153,8 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Removes blob `digest`; absent is fine.
     async fn delete(&self, digest: &str) -> StoreResult<()>;
 
-    /// Every blob key (start-up sweeps of blobs no media points at).
-    async fn list(&self) -> StoreResult<Vec<String>>;
-
-    /// Answers when the backend can serve (readiness).
-    async fn ping(&self) -> StoreResult<()> {
-        Ok(())
-    }
+    /// Every blob key, as the listing finds them (sweeps of blobs no media points at).
+    fn list(&self) -> KeyStream<'_>;
 
     /// When blob `digest` was written (Unix ms), for stores that others write to as
     /// well: a sweep leaves young blobs alone, since another process may be about to
@@ -186,17 +164,10 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// The blocks of upload `upload_id` received so far: `seq → size`.
-    async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>>;
-
-    /// Block `seq` of upload `upload_id`, whole.
-    async fn part(&self, upload_id: &str, seq: u64) -> StoreResult<ByteStream>;
-
-    /// Drops every block of upload `upload_id`; absent is fine.
-    async fn discard_parts(&self, upload_id: &str) -> StoreResult<()>;
-
-    /// Upload ids that have blocks stored (to sweep those whose session is gone).
-    async fn part_uploads(&self) -> StoreResult<Vec<String>>;
+    /// Answers when the backend can serve (readiness).
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
 
     /// Removes staged data last written before `before_ms` (Unix milliseconds, from the
     /// caller's clock: the store reads no time itself) that no write is using any more;
@@ -204,9 +175,59 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn sweep_staged(&self, _before_ms: i64) -> StoreResult<usize> {
         Ok(0)
     }
+}
 
-    /// Blocks `0..block_num` of an upload, in order, staged as one blob (streamed: no
-    /// block is held in memory beyond the one being copied).
+/// Every key of `store`, collected (tests, the admin API's reset).
+pub async fn all_keys(store: &dyn BlobStore) -> StoreResult<Vec<String>> {
+    futures_util::TryStreamExt::try_collect(store.list()).await
+}
+
+/// The blocks of chunked uploads, kept apart from blobs until an upload is assembled
+/// into a blob of the same store.
+#[async_trait]
+pub trait PartStore: BlobStore {
+    /// Receives a block whose place is not known yet (at most `max` bytes, else
+    /// `TooLarge`; a reader error is `Source`). Blocks are not hashed as blobs are (the
+    /// assembled file is, at the end).
+    async fn stage_block(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedPart>>;
+
+    /// [`stage_block`](Self::stage_block) when the block's place is known before its
+    /// bytes arrive: backends may then write the bytes straight where they belong (the
+    /// filesystem store does, so a chunked upload writes each byte once). Commit it with
+    /// the same `upload_id`, `seq` and `offset`; uncommitted, it is not part of the upload.
+    async fn stage_part(
+        &self,
+        upload_id: &str,
+        seq: u64,
+        offset: u64,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedPart>> {
+        let _ = (upload_id, seq, offset);
+        self.stage_block(data, max).await
+    }
+
+    /// The blocks of upload `upload_id` received so far: `seq → size`.
+    async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>>;
+
+    /// Block `seq` of upload `upload_id`, whole.
+    async fn part(&self, upload_id: &str, seq: u64) -> StoreResult<ByteStream>;
+
+    /// Drops every block of upload `upload_id` (those its assembled blob still uses
+    /// stay that blob's); absent is fine.
+    async fn discard_parts(&self, upload_id: &str) -> StoreResult<()>;
+
+    /// Upload ids that have blocks stored (to sweep those whose session is gone).
+    async fn part_uploads(&self) -> StoreResult<Vec<String>>;
+
+    /// Blocks `0..block_num` of an upload, in order, staged as one blob; the upload takes
+    /// no more blocks after that. By default the blocks are streamed into
+    /// [`BlobStore::stage`] (no block held in memory beyond the one being copied);
+    /// backends do better where they can.
     async fn assemble(&self, upload_id: &str, block_num: u64) -> StoreResult<Box<dyn StagedBlob>> {
         let mut streams = Vec::with_capacity(block_num as usize);
         for seq in 0..block_num {

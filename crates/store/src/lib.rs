@@ -11,7 +11,8 @@
 //! - [`model`]: what is stored (apps, users, access tokens, documents, media).
 //! - [`meta`]: the [`MetaStore`] trait (metadata) and the [`Batch`] it writes atomically.
 //! - [`blob`]: the [`BlobStore`] trait (content-addressed bytes; a read is a [`Payload`]:
-//!   bytes in memory, a range of a local file for `sendfile(2)`, or a stream).
+//!   bytes in memory, a range of a local file for `sendfile(2)`, or a stream) and the
+//!   [`PartStore`] trait (the blocks of chunked uploads, assembled into a blob).
 //! - [`memory`]: both traits in memory (`--memory`, tests).
 //! - [`sql`] + [`fs`]: the embedded default, SQLite metadata and blob files written
 //!   atomically (temp file, fsync, rename); chunked uploads written in place, one file
@@ -31,7 +32,10 @@ pub mod model;
 pub mod s3;
 pub mod sql;
 
-pub use blob::{BlobInfo, BlobStore, ByteStream, FileRange, Payload, StagedBlob};
+pub use blob::{
+    BlobInfo, BlobStore, ByteStream, FileRange, KeyStream, PartStore, Payload, StagedBlob,
+    StagedPart,
+};
 pub use error::{StoreError, StoreResult};
 pub use meta::{Batch, Change, Held, MetaStore, Page, PageRequest};
 pub use model::*;

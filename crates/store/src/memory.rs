@@ -1,6 +1,8 @@
 //! Both traits in memory: nothing touches the disk (`serve --memory`, tests).
 
-use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, Payload, StagedBlob};
+use crate::blob::{
+    BlobInfo, BlobStore, ByteStream, Intake, KeyStream, PartStore, Payload, StagedBlob, StagedPart,
+};
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Batch, MetaStore, Page, PageRequest};
 use crate::model::{
@@ -321,8 +323,15 @@ impl StagedBlob for StagedBytes {
             .insert(self.info.digest.clone(), self.bytes);
         Ok(self.info)
     }
+}
 
-    async fn commit_part(self: Box<Self>, upload_id: &str, seq: u64, _: u64) -> StoreResult<()> {
+#[async_trait]
+impl StagedPart for StagedBytes {
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    async fn commit(self: Box<Self>, upload_id: &str, seq: u64, _: u64) -> StoreResult<()> {
         let mut t = self.store.inner.write().map_err(poisoned)?;
         if t.sealed.contains(upload_id) {
             return Err(StoreError::UploadClosed(upload_id.to_owned()));
@@ -335,14 +344,12 @@ impl StagedBlob for StagedBytes {
     }
 }
 
-#[async_trait]
-impl BlobStore for MemoryBlobs {
-    async fn stage(
+impl MemoryBlobs {
+    async fn stage_bytes(
         &self,
         data: &mut (dyn AsyncRead + Send + Unpin),
-        max: u64,
-    ) -> StoreResult<Box<dyn StagedBlob>> {
-        let mut intake = Intake::new(max);
+        mut intake: Intake,
+    ) -> StoreResult<StagedBytes> {
         let mut buf = Vec::new();
         loop {
             let chunk = intake.next(data).await?;
@@ -351,11 +358,22 @@ impl BlobStore for MemoryBlobs {
             }
             buf.extend_from_slice(chunk);
         }
-        Ok(Box::new(StagedBytes {
+        Ok(StagedBytes {
             info: intake.finish(),
             bytes: Bytes::from(buf),
             store: self.clone(),
-        }))
+        })
+    }
+}
+
+#[async_trait]
+impl BlobStore for MemoryBlobs {
+    async fn stage(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedBlob>> {
+        Ok(Box::new(self.stage_bytes(data, Intake::new(max)).await?))
     }
 
     async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload> {
@@ -387,15 +405,30 @@ impl BlobStore for MemoryBlobs {
         Ok(())
     }
 
-    async fn list(&self) -> StoreResult<Vec<String>> {
-        Ok(self
+    fn list(&self) -> KeyStream<'_> {
+        let keys: StoreResult<Vec<String>> = self
             .inner
             .read()
-            .map_err(poisoned)?
-            .blobs
-            .keys()
-            .cloned()
-            .collect())
+            .map_err(poisoned)
+            .map(|t| t.blobs.keys().cloned().collect());
+        match keys {
+            Ok(keys) => Box::pin(futures_util::stream::iter(keys.into_iter().map(Ok))),
+            Err(e) => Box::pin(futures_util::stream::once(async { Err(e) })),
+        }
+    }
+}
+
+#[async_trait]
+impl PartStore for MemoryBlobs {
+    async fn stage_block(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedPart>> {
+        Ok(Box::new(
+            self.stage_bytes(data, Intake::with_hash(max, false))
+                .await?,
+        ))
     }
 
     async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>> {

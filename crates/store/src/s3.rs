@@ -36,7 +36,9 @@
 //! length), and at most [`BUFFERS`] blocks are, across all requests; the next writer
 //! waits for a buffer.
 
-use crate::blob::{BlobInfo, BlobStore, ByteStream, Intake, Payload, StagedBlob};
+use crate::blob::{
+    BlobInfo, BlobStore, ByteStream, Intake, KeyStream, PartStore, Payload, StagedBlob, StagedPart,
+};
 use crate::blob::{is_valid_key, is_valid_upload_id};
 use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -479,12 +481,15 @@ enum StagedForm {
         /// Block objects and their lengths.
         parts: Vec<(String, u64)>,
     },
-    /// A block of a chunked upload, to be written under `parts/` at commit.
-    Part(
-        Bytes,
-        Box<BlockHash>,
-        Option<tokio::sync::OwnedSemaphorePermit>,
-    ),
+}
+
+/// A block of a chunked upload, in memory and hashed for its place when that was known:
+/// committing writes it under `parts/`.
+struct StagedBlock {
+    store: S3Blobs,
+    bytes: Bytes,
+    hash: BlockHash,
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Drop for Staged {
@@ -546,42 +551,36 @@ impl StagedBlob for Staged {
                         .await?;
                 }
             }
-            StagedForm::Part(..) => {
-                return Err(StoreError::Backend(
-                    "a block of a chunked upload is committed with commit_part".into(),
-                ));
-            }
         }
         Ok(self.info.clone())
     }
+}
 
-    async fn commit_part(
-        mut self: Box<Self>,
-        upload_id: &str,
-        seq: u64,
-        offset: u64,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl StagedPart for StagedBlock {
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    async fn commit(self: Box<Self>, upload_id: &str, seq: u64, offset: u64) -> StoreResult<()> {
         if !is_valid_upload_id(upload_id) {
             return Err(StoreError::Backend(format!("upload id {upload_id:?}")));
         }
-        let form = std::mem::replace(&mut self.form, StagedForm::Small(Bytes::new(), None));
-        let (bytes, hash) = match form {
-            StagedForm::Part(bytes, hash, _permit)
-                if hash.offset == offset && hash.hasher.is_some() =>
-            {
-                (bytes, *hash)
-            }
-            // Staged for another place (or as a whole blob): hash it for this one.
-            StagedForm::Part(bytes, _, _) | StagedForm::Small(bytes, _) => {
-                let mut hash = BlockHash::new(Some(offset));
-                hash.update(&bytes);
-                (bytes, hash)
-            }
-            StagedForm::Blocks { .. } => {
-                return Err(StoreError::Backend("a block is at most 4 MiB".into()));
-            }
+        let StagedBlock {
+            store,
+            bytes,
+            hash,
+            _permit,
+        } = *self;
+        // Hashed for another place (or none): hash it for this one.
+        let hash = if hash.offset == offset && hash.hasher.is_some() {
+            hash
+        } else {
+            let mut h = BlockHash::new(Some(offset));
+            h.update(&bytes);
+            h
         };
-        let store = &self.store;
+        let store = &store;
         if store.is_sealed(upload_id).await?.is_some() {
             return Err(StoreError::UploadClosed(upload_id.to_owned()));
         }
@@ -700,25 +699,6 @@ impl BlobStore for S3Blobs {
         Ok(Box::new(staged))
     }
 
-    async fn stage_block(
-        &self,
-        data: &mut (dyn AsyncRead + Send + Unpin),
-        max: u64,
-    ) -> StoreResult<Box<dyn StagedBlob>> {
-        self.stage_part_at(None, data, max).await
-    }
-
-    async fn stage_part(
-        &self,
-        _upload_id: &str,
-        _seq: u64,
-        offset: u64,
-        data: &mut (dyn AsyncRead + Send + Unpin),
-        max: u64,
-    ) -> StoreResult<Box<dyn StagedBlob>> {
-        self.stage_part_at(Some(offset), data, max).await
-    }
-
     async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload> {
         if !is_valid_key(digest) {
             return Err(StoreError::BlobMissing(digest.to_owned()));
@@ -777,23 +757,39 @@ impl BlobStore for S3Blobs {
         Ok(())
     }
 
-    async fn list(&self) -> StoreResult<Vec<String>> {
-        let mut out: Vec<String> = self
-            .list_under("blobs")
-            .await?
-            .into_iter()
-            .filter_map(|m| m.location.filename().map(str::to_owned))
-            .collect();
-        let composite: HashSet<String> = self
-            .list_under("composite")
-            .await?
-            .into_iter()
-            .filter_map(|m| m.location.parts().nth(1).map(|p| p.as_ref().to_owned()))
-            .collect();
-        out.extend(composite);
-        out.sort();
-        out.dedup();
-        Ok(out)
+    /// Whole blobs as the listing pages in, then composite ones (their indexes).
+    fn list(&self) -> KeyStream<'_> {
+        let name = |m: object_store::Result<object_store::ObjectMeta>, part: usize| {
+            m.map_err(os_err)
+                .map(|m| m.location.parts().nth(part).map(|p| p.as_ref().to_owned()))
+        };
+        let whole = self
+            .store
+            .list(Some(&Path::from("blobs")))
+            .map(move |m| name(m, 1));
+        // A composite blob may have two indexes (two uploads of the same bytes at once):
+        // listed in key order, so repeats are next to each other.
+        let mut last = None;
+        let composite = self
+            .store
+            .list(Some(&Path::from("composite")))
+            .map(move |m| name(m, 1))
+            .filter_map(move |k| {
+                let out = match k {
+                    Ok(Some(k)) if last.as_ref() == Some(&k) => None,
+                    Ok(Some(k)) => {
+                        last = Some(k.clone());
+                        Some(Ok(Some(k)))
+                    }
+                    other => Some(other),
+                };
+                std::future::ready(out)
+            });
+        Box::pin(
+            whole
+                .chain(composite)
+                .filter_map(|k| std::future::ready(k.transpose())),
+        )
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -814,6 +810,53 @@ impl BlobStore for S3Blobs {
             .await?
             .first()
             .map(|m| m.last_modified.timestamp_millis()))
+    }
+
+    async fn sweep_staged(&self, before_ms: i64) -> StoreResult<usize> {
+        let used: HashSet<String> = self
+            .list_under("composite")
+            .await?
+            .into_iter()
+            .filter_map(|m| m.location.filename().map(str::to_owned))
+            .collect();
+        let mut sets: BTreeMap<String, (i64, Vec<Path>)> = BTreeMap::new();
+        for meta in self.list_under("staged").await? {
+            let Some(set) = meta.location.parts().nth(1).map(|p| p.as_ref().to_owned()) else {
+                continue;
+            };
+            let entry = sets.entry(set).or_insert((i64::MIN, Vec::new()));
+            entry.0 = entry.0.max(meta.last_modified.timestamp_millis());
+            entry.1.push(meta.location);
+        }
+        let mut n = 0;
+        for (set, (newest, paths)) in sets {
+            if newest < before_ms && !used.contains(&set) {
+                n += self.delete_all(paths).await?;
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl PartStore for S3Blobs {
+    async fn stage_block(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedPart>> {
+        self.stage_part_at(None, data, max).await
+    }
+
+    async fn stage_part(
+        &self,
+        _upload_id: &str,
+        _seq: u64,
+        offset: u64,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedPart>> {
+        self.stage_part_at(Some(offset), data, max).await
     }
 
     async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>> {
@@ -892,31 +935,6 @@ impl BlobStore for S3Blobs {
             }
         }
         Ok(out)
-    }
-
-    async fn sweep_staged(&self, before_ms: i64) -> StoreResult<usize> {
-        let used: HashSet<String> = self
-            .list_under("composite")
-            .await?
-            .into_iter()
-            .filter_map(|m| m.location.filename().map(str::to_owned))
-            .collect();
-        let mut sets: BTreeMap<String, (i64, Vec<Path>)> = BTreeMap::new();
-        for meta in self.list_under("staged").await? {
-            let Some(set) = meta.location.parts().nth(1).map(|p| p.as_ref().to_owned()) else {
-                continue;
-            };
-            let entry = sets.entry(set).or_insert((i64::MIN, Vec::new()));
-            entry.0 = entry.0.max(meta.last_modified.timestamp_millis());
-            entry.1.push(meta.location);
-        }
-        let mut n = 0;
-        for (set, (newest, paths)) in sets {
-            if newest < before_ms && !used.contains(&set) {
-                n += self.delete_all(paths).await?;
-            }
-        }
-        Ok(n)
     }
 
     async fn assemble(&self, upload_id: &str, block_num: u64) -> StoreResult<Box<dyn StagedBlob>> {
@@ -1019,7 +1037,7 @@ impl S3Blobs {
         offset: Option<u64>,
         data: &mut (dyn AsyncRead + Send + Unpin),
         max: u64,
-    ) -> StoreResult<Box<dyn StagedBlob>> {
+    ) -> StoreResult<Box<dyn StagedPart>> {
         let mut intake = Intake::with_hash(max.min(BLOCK), false);
         let mut hash = BlockHash::new(offset);
         let (bytes, permit) = self.read_block(data, &mut intake, &mut hash).await?;
@@ -1028,14 +1046,11 @@ impl S3Blobs {
             let mut probe = [0u8; 1];
             intake.read_into(data, &mut probe).await?;
         }
-        let info = BlobInfo {
-            digest: String::new(),
-            size: bytes.len() as u64,
-        };
-        Ok(Box::new(Staged {
+        Ok(Box::new(StagedBlock {
             store: self.clone(),
-            info,
-            form: StagedForm::Part(bytes, Box::new(hash), Some(permit)),
+            bytes,
+            hash,
+            _permit: permit,
         }))
     }
 }

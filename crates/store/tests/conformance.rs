@@ -4,7 +4,7 @@ use feishu_media_store::conformance::{blob_suite, meta_suite};
 use feishu_media_store::fs::FsBlobs;
 use feishu_media_store::memory::{MemoryBlobs, MemoryMeta};
 use feishu_media_store::sql::SqliteMeta;
-use feishu_media_store::{BlobStore, MetaStore};
+use feishu_media_store::{BlobStore, MetaStore, PartStore};
 
 #[tokio::test]
 async fn memory_meta() {
@@ -67,7 +67,7 @@ async fn chunked_uploads_survive_a_reopen() {
         blobs
             .stage_part("up1", seq, seq * 3, &mut &bytes[..], 3)
             .await?
-            .commit_part("up1", seq, seq * 3)
+            .commit("up1", seq, seq * 3)
             .await
     }
     {
@@ -176,7 +176,7 @@ mod engines {
     /// `upload_finish` wrote no block again (the blocks are where they arrived).
     #[tokio::test]
     async fn s3_blocks_of_four_mib() {
-        use feishu_media_store::BlobStore;
+        use feishu_media_store::{BlobStore, PartStore};
         const B: u64 = 4 * 1024 * 1024;
         // As long as the server's upload ids (object names have a length to keep to).
         const ID: &str = "5af31fa57afe5f1b062efc57112be31b";
@@ -192,7 +192,7 @@ mod engines {
                 .stage_part(ID, seq, seq * B, &mut &bytes[..], B)
                 .await
                 .unwrap()
-                .commit_part(ID, seq, seq * B)
+                .commit(ID, seq, seq * B)
                 .await
                 .unwrap();
         }
@@ -245,11 +245,21 @@ mod engines {
             blake3::hash(&data[..9 << 20]).to_hex().as_str()
         );
         assert_eq!(blobs.size(&staged.digest).await.unwrap(), Some(9 << 20));
-        assert!(blobs.list().await.unwrap().contains(&staged.digest));
+        assert!(
+            feishu_media_store::blob::all_keys(&blobs)
+                .await
+                .unwrap()
+                .contains(&staged.digest)
+        );
         blobs.delete(&staged.digest).await.unwrap();
         assert_eq!(blobs.size(&staged.digest).await.unwrap(), None);
         blobs.delete(&info.digest).await.unwrap();
-        assert!(blobs.list().await.unwrap().is_empty());
+        assert!(
+            feishu_media_store::blob::all_keys(&blobs)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(
             !s3.bucket_dir()
                 .join(format!("parts/{ID}"))

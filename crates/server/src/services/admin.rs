@@ -22,11 +22,11 @@ pub async fn apply(state: &AppState, manifest: &Manifest) -> Result<SeedReport, 
 /// the start-up manifests again.
 pub async fn reset(state: &AppState) -> Result<SeedReport, ApiError> {
     state.meta.wipe().await?;
-    for key in state.blobs.list().await? {
+    for key in feishu_media_store::blob::all_keys(&*state.blobs).await? {
         state.blobs.delete(&key).await?;
     }
-    for id in state.blobs.part_uploads().await? {
-        state.blobs.discard_parts(&id).await?;
+    for id in state.parts.part_uploads().await? {
+        state.parts.discard_parts(&id).await?;
     }
     state.limits.clear().await?;
     state.faults.set(Vec::new());

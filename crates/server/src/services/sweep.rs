@@ -34,13 +34,13 @@ pub async fn sweep(state: &AppState, at_startup: bool) -> StoreResult<Swept> {
     let now = state.clock.unix_ms();
     let grace_ms = STAGED_GRACE.as_millis() as i64;
     for id in state.meta.expired_uploads(now).await? {
-        state.blobs.discard_parts(&id).await?;
+        state.parts.discard_parts(&id).await?;
         state.meta.delete_upload(&id).await?;
         swept.upload_sessions += 1;
     }
-    for id in state.blobs.part_uploads().await? {
+    for id in state.parts.part_uploads().await? {
         if state.meta.upload(&id).await?.is_none() {
-            state.blobs.discard_parts(&id).await?;
+            state.parts.discard_parts(&id).await?;
             swept.orphan_part_sets += 1;
         }
     }
@@ -60,7 +60,8 @@ pub async fn sweep(state: &AppState, at_startup: bool) -> StoreResult<Swept> {
             .into_iter()
             .map(|m| m.digest)
             .collect();
-        for key in state.blobs.list().await? {
+        let mut keys = state.blobs.list();
+        while let Some(key) = futures_util::TryStreamExt::try_next(&mut keys).await? {
             if referenced.contains(&key) {
                 continue;
             }

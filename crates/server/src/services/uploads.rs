@@ -272,7 +272,7 @@ pub async fn part(state: &AppState, caller: &Caller, mut form: FormReader) -> Re
                 }
             };
             state
-                .blobs
+                .parts
                 .stage_part(
                     upload_id,
                     seq,
@@ -282,7 +282,7 @@ pub async fn part(state: &AppState, caller: &Caller, mut form: FormReader) -> Re
                 )
                 .await
         }
-        _ => state.blobs.stage_block(file.reader(), BLOCK_SIZE).await,
+        _ => state.parts.stage_block(file.reader(), BLOCK_SIZE).await,
     }
     .map_err(staging_error(ErrorCode::SizeMismatch))?;
     let adler = file.adler();
@@ -290,14 +290,9 @@ pub async fn part(state: &AppState, caller: &Caller, mut form: FormReader) -> Re
     let f = &form.finish().await?;
     let session = open_session(state, principal, f.required("upload_id")?).await?;
     let seq = block_seq(f, &session)?;
-    check_received(
-        f,
-        staged.info().size,
-        adler,
-        Some(block_len(session.size, seq)),
-    )?;
+    check_received(f, staged.size(), adler, Some(block_len(session.size, seq)))?;
     staged
-        .commit_part(&session.upload_id, seq, seq * BLOCK_SIZE)
+        .commit(&session.upload_id, seq, seq * BLOCK_SIZE)
         .await
         .map_err(staging_error(ErrorCode::SizeMismatch))?;
     Ok(())
@@ -328,7 +323,7 @@ pub async fn finish(
             .ok_or_else(|| ApiError::new(ErrorCode::ParentNodeNotExist))?;
         may_edit(caller, &doc)?;
     }
-    let have = state.blobs.part_sizes(&session.upload_id).await?;
+    let have = state.parts.part_sizes(&session.upload_id).await?;
     if let Some(missing) = (0..session.block_num).find(|seq| !have.contains_key(seq)) {
         // A concurrent finish may have won meanwhile and cleared the blocks away.
         if let Some(file_token) = finished_token(state, &session.upload_id).await? {
@@ -338,7 +333,7 @@ pub async fn finish(
             .hint(format!("block {missing} was never uploaded")));
     }
     let staged = state
-        .blobs
+        .parts
         .assemble(&session.upload_id, session.block_num)
         .await?;
     if staged.info().size != session.size {
@@ -368,7 +363,7 @@ pub async fn finish(
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::UploadIdExpired));
     }
-    state.blobs.discard_parts(&session.upload_id).await?;
+    state.parts.discard_parts(&session.upload_id).await?;
     Ok(media.file_token)
 }
 

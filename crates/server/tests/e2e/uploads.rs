@@ -515,7 +515,7 @@ async fn chunked_upload_in_any_order_with_a_retried_block() {
     let other = s.tenant_token("cli_noscope", "sec-n").await;
     expect_error(finish(&s, &other, &id, 3).await, 400, 1062007).await;
     expect_error(part(&s, &token, &id, 0, block(0), None).await, 400, 1061021).await;
-    assert!(s.state.blobs.part_sizes(&id).await.unwrap().is_empty());
+    assert!(s.state.parts.part_sizes(&id).await.unwrap().is_empty());
     assert!(temp_files(&s).is_empty());
 }
 
@@ -645,11 +645,11 @@ async fn sweeps_remove_expired_sessions_orphan_blocks_and_orphan_blobs() {
         .advance(std::time::Duration::from_secs(24 * 3600));
     // Blocks of an upload whose session is gone, and a blob no media points at.
     s.state
-        .blobs
-        .stage(&mut &b"orphan block"[..], 100)
+        .parts
+        .stage_block(&mut &b"orphan block"[..], 100)
         .await
         .unwrap()
-        .commit_part("deadbeef", 0, 0)
+        .commit("deadbeef", 0, 0)
         .await
         .unwrap();
     let orphan = s
@@ -671,7 +671,7 @@ async fn sweeps_remove_expired_sessions_orphan_blocks_and_orphan_blobs() {
         (1, 1, 0)
     );
     assert_eq!(s.state.meta.upload(&id).await.unwrap(), None);
-    assert!(s.state.blobs.part_uploads().await.unwrap().is_empty());
+    assert!(s.state.parts.part_uploads().await.unwrap().is_empty());
     assert!(
         s.state.blobs.size(&orphan.digest).await.unwrap().is_some(),
         "not while serving"

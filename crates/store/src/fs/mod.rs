@@ -9,10 +9,12 @@ mod parts;
 mod pieces;
 
 use crate::blob::{
-    BlobInfo, BlobStore, ByteStream, FileRange, Intake, Payload, StagedBlob, is_valid_key,
+    BlobInfo, BlobStore, ByteStream, FileRange, Intake, KeyStream, PartStore, Payload, StagedBlob,
+    StagedPart, is_valid_key,
 };
 use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use pieces::{DirectFile, write_pieces};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -97,13 +99,13 @@ impl FsBlobs {
         Ok(self.blobs.join(&key[..2]).join(key))
     }
 
-    fn staged(&self, info: BlobInfo, tmp: TempGuard) -> Box<dyn StagedBlob> {
-        Box::new(StagedFile {
+    fn staged(&self, info: BlobInfo, tmp: TempGuard) -> StagedFile {
+        StagedFile {
             info,
             tmp,
             blobs: self.blobs.clone(),
             parts: self.parts.clone(),
-        })
+        }
     }
 }
 
@@ -113,7 +115,7 @@ impl FsBlobs {
         &self,
         data: &mut (dyn AsyncRead + Send + Unpin),
         mut intake: Intake,
-    ) -> StoreResult<Box<dyn StagedBlob>> {
+    ) -> StoreResult<StagedFile> {
         let tmp_path = self
             .tmp
             .join(format!("{}.part", hex::encode(rand::random::<[u8; 16]>())));
@@ -230,13 +232,17 @@ impl StagedBlob for StagedFile {
         publish(self.tmp, &target).await?;
         Ok(self.info)
     }
+}
 
-    async fn commit_part(
-        self: Box<Self>,
-        upload_id: &str,
-        seq: u64,
-        offset: u64,
-    ) -> StoreResult<()> {
+/// A block staged before its place was known: a temp file, copied into its upload at
+/// the commit.
+#[async_trait]
+impl StagedPart for StagedFile {
+    fn size(&self) -> u64 {
+        self.info.size
+    }
+
+    async fn commit(self: Box<Self>, upload_id: &str, seq: u64, offset: u64) -> StoreResult<()> {
         let tmp = self
             .tmp
             .0
@@ -256,38 +262,7 @@ impl BlobStore for FsBlobs {
         data: &mut (dyn AsyncRead + Send + Unpin),
         max: u64,
     ) -> StoreResult<Box<dyn StagedBlob>> {
-        self.stage_with(data, Intake::new(max)).await
-    }
-
-    async fn stage_block(
-        &self,
-        data: &mut (dyn AsyncRead + Send + Unpin),
-        max: u64,
-    ) -> StoreResult<Box<dyn StagedBlob>> {
-        self.stage_with(data, Intake::with_hash(max, false)).await
-    }
-
-    async fn stage_part(
-        &self,
-        upload_id: &str,
-        seq: u64,
-        offset: u64,
-        data: &mut (dyn AsyncRead + Send + Unpin),
-        max: u64,
-    ) -> StoreResult<Box<dyn StagedBlob>> {
-        match self
-            .parts
-            .stage_in_place(upload_id, seq, offset, data, max)
-            .await?
-        {
-            Some(staged) => Ok(staged),
-            None => self.stage_block(data, max).await,
-        }
-    }
-
-    async fn assemble(&self, upload_id: &str, block_num: u64) -> StoreResult<Box<dyn StagedBlob>> {
-        let (info, link) = self.parts.assemble(upload_id, block_num).await?;
-        Ok(self.staged(info, link))
+        Ok(Box::new(self.stage_with(data, Intake::new(max)).await?))
     }
 
     /// Short reads come from memory ([`Payload::Bytes`]); longer ones are a range of the
@@ -372,37 +347,45 @@ impl BlobStore for FsBlobs {
         }
     }
 
-    async fn list(&self) -> StoreResult<Vec<String>> {
-        let mut keys = Vec::new();
-        let mut shards = tokio::fs::read_dir(&self.blobs).await?;
-        while let Some(shard) = shards.next_entry().await? {
-            let mut files = tokio::fs::read_dir(shard.path()).await?;
-            while let Some(f) = files.next_entry().await? {
-                if let Some(name) = f.file_name().to_str().filter(|n| is_valid_key(n)) {
-                    keys.push(name.to_owned());
+    /// Shard by shard (`blobs/<2 hex>/`), each read in the blocking pool.
+    fn list(&self) -> KeyStream<'_> {
+        let root = self.blobs.clone();
+        let shards = futures_util::stream::once(async move {
+            blocking(move || -> StoreResult<Vec<PathBuf>> {
+                let mut dirs = Vec::new();
+                for e in std::fs::read_dir(&root)? {
+                    dirs.push(e?.path());
                 }
-            }
-        }
-        Ok(keys)
-    }
-
-    async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>> {
-        self.parts.sizes(upload_id).await
-    }
-
-    async fn part(&self, upload_id: &str, seq: u64) -> StoreResult<ByteStream> {
-        let bytes = self.parts.read(upload_id, seq).await?;
-        Ok(Box::pin(futures_util::stream::once(
-            async move { Ok(bytes) },
-        )))
-    }
-
-    async fn discard_parts(&self, upload_id: &str) -> StoreResult<()> {
-        self.parts.discard(upload_id).await
-    }
-
-    async fn part_uploads(&self) -> StoreResult<Vec<String>> {
-        self.parts.ids().await
+                dirs.sort();
+                Ok(dirs)
+            })
+            .await?
+        });
+        let keys = shards
+            .map(|dirs| match dirs {
+                Ok(dirs) => futures_util::stream::iter(dirs.into_iter().map(Ok)).left_stream(),
+                Err(e) => futures_util::stream::once(async { Err(e) }).right_stream(),
+            })
+            .flatten()
+            .then(|dir: StoreResult<PathBuf>| async move {
+                let dir = dir?;
+                blocking(move || -> StoreResult<Vec<String>> {
+                    let mut keys = Vec::new();
+                    for f in std::fs::read_dir(&dir)? {
+                        if let Some(name) = f?.file_name().to_str().filter(|n| is_valid_key(n)) {
+                            keys.push(name.to_owned());
+                        }
+                    }
+                    Ok(keys)
+                })
+                .await?
+            })
+            .map(|keys| match keys {
+                Ok(keys) => futures_util::stream::iter(keys.into_iter().map(Ok)).left_stream(),
+                Err(e) => futures_util::stream::once(async { Err(e) }).right_stream(),
+            })
+            .flatten();
+        Box::pin(keys)
     }
 
     async fn sweep_staged(&self, before_ms: i64) -> StoreResult<usize> {
@@ -426,5 +409,60 @@ impl BlobStore for FsBlobs {
             }
         }
         Ok(n)
+    }
+}
+
+#[async_trait]
+impl PartStore for FsBlobs {
+    async fn stage_block(
+        &self,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedPart>> {
+        Ok(Box::new(
+            self.stage_with(data, Intake::with_hash(max, false)).await?,
+        ))
+    }
+
+    async fn stage_part(
+        &self,
+        upload_id: &str,
+        seq: u64,
+        offset: u64,
+        data: &mut (dyn AsyncRead + Send + Unpin),
+        max: u64,
+    ) -> StoreResult<Box<dyn StagedPart>> {
+        match self
+            .parts
+            .stage_in_place(upload_id, seq, offset, data, max)
+            .await?
+        {
+            Some(staged) => Ok(staged),
+            None => self.stage_block(data, max).await,
+        }
+    }
+
+    async fn assemble(&self, upload_id: &str, block_num: u64) -> StoreResult<Box<dyn StagedBlob>> {
+        let (info, link) = self.parts.assemble(upload_id, block_num).await?;
+        Ok(Box::new(self.staged(info, link)))
+    }
+
+    async fn part_sizes(&self, upload_id: &str) -> StoreResult<BTreeMap<u64, u64>> {
+        self.parts.sizes(upload_id).await
+    }
+
+    async fn part(&self, upload_id: &str, seq: u64) -> StoreResult<ByteStream> {
+        let bytes = self.parts.read(upload_id, seq).await?;
+        Ok(Box::pin(futures_util::stream::once(
+            async move { Ok(bytes) },
+        )))
+    }
+
+    async fn discard_parts(&self, upload_id: &str) -> StoreResult<()> {
+        self.parts.discard(upload_id).await
+    }
+
+    async fn part_uploads(&self) -> StoreResult<Vec<String>> {
+        self.parts.ids().await
     }
 }

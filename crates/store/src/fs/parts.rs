@@ -18,7 +18,7 @@
 
 use super::pieces::{DirectFile, PIECE, Piece, PieceSink, write_pieces};
 use super::{TempGuard, blocking, sync_dir_blocking};
-use crate::blob::{BlobInfo, Intake, StagedBlob, is_valid_upload_id};
+use crate::blob::{BlobInfo, Intake, StagedPart, is_valid_upload_id};
 use crate::error::{StoreError, StoreResult};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -358,7 +358,7 @@ impl Parts {
         offset: u64,
         data: &mut (dyn AsyncRead + Send + Unpin),
         max: u64,
-    ) -> StoreResult<Option<Box<dyn StagedBlob>>> {
+    ) -> StoreResult<Option<Box<dyn StagedPart>>> {
         let up = self.existing_or_new(id).await?;
         // Shared with every write in flight, so that the turn ends only when the last of
         // them has landed, even if this request is dropped halfway.
@@ -561,23 +561,12 @@ struct StagedInPlace {
 }
 
 #[async_trait]
-impl StagedBlob for StagedInPlace {
-    fn info(&self) -> &BlobInfo {
-        &self.info
+impl StagedPart for StagedInPlace {
+    fn size(&self) -> u64 {
+        self.info.size
     }
 
-    async fn commit(self: Box<Self>) -> StoreResult<BlobInfo> {
-        Err(StoreError::Backend(
-            "a block written into its upload cannot become a blob by itself".into(),
-        ))
-    }
-
-    async fn commit_part(
-        self: Box<Self>,
-        upload_id: &str,
-        seq: u64,
-        offset: u64,
-    ) -> StoreResult<()> {
+    async fn commit(self: Box<Self>, upload_id: &str, seq: u64, offset: u64) -> StoreResult<()> {
         if (seq, offset) != (self.seq, self.offset) || !self.up.dir.ends_with(upload_id) {
             return Err(StoreError::Backend(format!(
                 "block {}@{} staged in place cannot be committed as {upload_id}/{seq}@{offset}",
@@ -615,7 +604,7 @@ mod tests {
                     .await
                     .unwrap()
                     .expect("a new block");
-                staged.commit_part("up", seq, seq * block).await.unwrap();
+                staged.commit("up", seq, seq * block).await.unwrap();
             }
         };
         // Last first: block 0 is the one the hash waits for.
