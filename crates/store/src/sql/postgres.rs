@@ -13,9 +13,8 @@
 
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Change, Held};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use sqlx::{Executor, SqlSafeStr};
+use sqlx::Executor;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -33,23 +32,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 const MIGRATIONS: &[(i64, &str, &str)] =
     &[(1, "init", include_str!("migrations/postgres/0001_init.sql"))];
-
-fn migrator() -> Migrator {
-    Migrator::with_migrations(
-        MIGRATIONS
-            .iter()
-            .map(|&(version, name, sql)| {
-                Migration::new(
-                    version,
-                    name.into(),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
-            })
-            .collect(),
-    )
-}
 
 pub struct PostgresMeta {
     pool: PgPool,
@@ -90,7 +72,7 @@ impl PostgresMeta {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        migrator()
+        super::migrator(MIGRATIONS)
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migrating the schema: {e}")))?;

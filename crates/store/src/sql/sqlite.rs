@@ -4,20 +4,13 @@
 
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Change, Held};
-use sqlx::SqlSafeStr;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::path::Path;
 use std::time::Duration;
 
-/// The schema, embedded so the binary needs no files beside it.
-fn migrator() -> Migrator {
-    Migrator::with_migrations(migrations())
-}
-
-/// Every migration, in order: version, name, SQL.
+/// Every migration, in order: version, name, SQL (embedded: the binary needs no files).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("migrations/sqlite/0001_init.sql")),
     (
@@ -42,21 +35,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-fn migrations() -> Vec<Migration> {
-    MIGRATIONS
-        .iter()
-        .map(|&(version, name, sql)| {
-            Migration::new(
-                version,
-                name.into(),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
-        })
-        .collect()
-}
-
 pub struct SqliteMeta {
     pool: SqlitePool,
 }
@@ -75,7 +53,7 @@ impl SqliteMeta {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        migrator()
+        super::migrator(MIGRATIONS)
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))?;
@@ -123,7 +101,7 @@ mod tests {
                 .connect_with(options)
                 .await
                 .unwrap();
-            Migrator::with_migrations(migrations()[..3].to_vec())
+            super::super::migrator(&MIGRATIONS[..3])
                 .run(&pool)
                 .await
                 .unwrap();
