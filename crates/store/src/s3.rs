@@ -57,8 +57,10 @@ use tokio::sync::Semaphore;
 
 /// The block of the wire contract, and the largest object a blob's bytes are kept in.
 pub const BLOCK: u64 = 4 * 1024 * 1024;
-/// Blocks of a composite blob asked for ahead of the one being streamed.
-const READ_AHEAD: usize = 2;
+/// Blocks of a composite blob asked for ahead of the one being streamed: their GETs run
+/// at once (a 512 MiB download: 2 ahead 0.72× a direct GET of one object, 4 ahead 1.3×;
+/// each is a connection whose socket buffers fill, not memory of ours).
+const READ_AHEAD: usize = 4;
 /// Block buffers held at once, in all requests (96 MiB).
 const BUFFERS: usize = 24;
 /// How long a request to the server may take to connect, and to be retried in all: an
