@@ -1,5 +1,7 @@
 //! Three replicas of the real binary on one world (a private PostgreSQL, an s3s-fs that
-//! checks signatures, a Redis) behind nginx (`upstream`, round robin): the CLI downloads
+//! checks signatures, a Redis) behind nginx (`upstream`, round robin): tokens, links and
+//! uploads made through one replica work on the others, 5/s holds for the fleet, a soft
+//! delete is a 404 everywhere within a second; then the CLI downloads
 //! a 64 MiB media through the proxy while one replica is killed with SIGKILL, and gets
 //! it byte-identical through the others. nginx reads each response from its replica at a
 //! capped rate (`proxy_limit_rate`, with no temp file), so the kill lands in the middle
@@ -15,6 +17,179 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_feishu-media");
 const SIZE: usize = 64 << 20;
+const ADMIN: &str = "adm-fleet";
+
+/// `curl -s` with `args`: (status, body).
+fn curl(args: &[&str]) -> (u16, Vec<u8>) {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "20", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let mut body = out.stdout;
+    let split = body
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .expect("a status line");
+    let status = String::from_utf8_lossy(&body[split + 1..])
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    body.truncate(split);
+    (status, body)
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(body)))
+}
+
+/// What holds across the fleet, through the proxy (round robin: consecutive requests go
+/// to different replicas): a token, a link and an upload minted on one work on the
+/// others, 5/s for the fleet, a soft delete seen everywhere within a second.
+fn one_world_through(proxy: &str, dir: &Path) {
+    let token = json(
+        &curl(&[
+            "-X",
+            "POST",
+            &format!("{proxy}/open-apis/auth/v3/tenant_access_token/internal"),
+            "-d",
+            r#"{"app_id":"cli_f","app_secret":"s"}"#,
+        ])
+        .1,
+    )["tenant_access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let auth = format!("Authorization: Bearer {token}");
+    let small = format!("{proxy}/open-apis/drive/v1/medias/boxSmall/download");
+    for _ in 0..6 {
+        let (status, body) = curl(&["-H", &auth, &small]);
+        assert_eq!((status, body.as_slice()), (200, &b"small media"[..]));
+    }
+    // A link from one replica, fetched from the next ones.
+    let links = json(
+        &curl(&[
+            "-H",
+            &auth,
+            &format!(
+                "{proxy}/open-apis/drive/v1/medias/batch_get_tmp_download_url?file_tokens=boxSmall"
+            ),
+        ])
+        .1,
+    );
+    let link = links["data"]["tmp_download_urls"][0]["tmp_download_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{links}"))
+        .to_owned();
+    assert!(link.starts_with(proxy), "links name the proxy: {link}");
+    for _ in 0..3 {
+        assert_eq!(curl(&[&link]).0, 200);
+    }
+    // A chunked upload through the proxy (its blocks go to different replicas), then
+    // read back through it.
+    let file = dir.join("up.bin");
+    let bytes: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "upload",
+            "--parent-type",
+            "docx_file",
+            "--parent-node",
+            "doxF",
+        ])
+        .args([
+            "--extra",
+            r#"{"drive_route_token":"doxF"}"#,
+            "--no-resume",
+            "--json",
+        ])
+        .args([
+            "--base-url",
+            proxy,
+            "--user-token",
+            "u-fleet",
+            "--rate",
+            "0",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    let uploaded = json(line.lines().last().unwrap().as_bytes());
+    let up_token = uploaded["result"]["file_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{uploaded}"))
+        .to_owned();
+    for _ in 0..3 {
+        let (status, body) = curl(&[
+            "-H",
+            &auth,
+            &format!("{proxy}/open-apis/drive/v1/medias/{up_token}/download"),
+        ]);
+        assert_eq!(status, 200);
+        assert!(
+            body == bytes,
+            "the upload reads back the same from every replica"
+        );
+    }
+    // 5/s for the fleet: twelve requests at once, four to each replica.
+    let limited = json(
+        &curl(&[
+            "-X",
+            "POST",
+            &format!("{proxy}/open-apis/auth/v3/tenant_access_token/internal"),
+            "-d",
+            r#"{"app_id":"cli_lim","app_secret":"s"}"#,
+        ])
+        .1,
+    )["tenant_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lim_auth = format!("Authorization: Bearer {limited}");
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..12)
+            .map(|_| s.spawn(|| curl(&["-o", "/dev/null", "-H", &lim_auth, &small]).0))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let allowed = statuses.iter().filter(|&&s| s == 200).count();
+    assert!(
+        (5..=6).contains(&allowed),
+        "5/s for the fleet: {statuses:?}"
+    );
+    // A soft delete through one replica: 404 on all of them within a second.
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Authorization: Bearer {ADMIN}"),
+        &format!("{proxy}/_admin/v1/media/boxSmall/delete"),
+    ]);
+    assert_eq!(status, 200);
+    let deleted = Instant::now();
+    let mut gone = 0;
+    while gone < 3 {
+        let (status, body) = curl(&["-H", &auth, &small]);
+        if status == 404 {
+            assert_eq!(json(&body)["code"], 1061007);
+            gone += 1;
+        } else {
+            gone = 0;
+            assert!(
+                deleted.elapsed() < Duration::from_secs(1),
+                "still served after 1 s"
+            );
+        }
+    }
+}
 
 /// A child process killed when dropped.
 struct Proc(Child);
@@ -37,6 +212,7 @@ fn replica(
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .args(["--admin-token", ADMIN])
         .args([
             "--metadata",
             pg,
@@ -96,6 +272,7 @@ fn nginx(dir: &Path, ports: &[u16]) -> (Nginx, u16) {
                upstream media {{ {servers} }}
                server {{
                  listen 127.0.0.1:{port};
+                 client_max_body_size 64m;
                  location / {{
                    proxy_pass http://media;
                    proxy_http_version 1.1;
@@ -135,7 +312,7 @@ fn nginx(dir: &Path, ports: &[u16]) -> (Nginx, u16) {
 }
 
 #[test]
-fn a_download_through_nginx_survives_a_replica_killed_midway() {
+fn one_world_behind_nginx_and_a_download_that_survives_a_replica_killed_midway() {
     let dir = tempfile::tempdir().unwrap();
     let pg = TestPostgres::start();
     let db = pg.database("fleet");
@@ -150,12 +327,17 @@ fn a_download_through_nginx_survives_a_replica_killed_midway() {
     std::fs::write(
         &manifest,
         serde_json::json!({
-            "apps": [{"app_id": "cli_f", "app_secret": "s", "tenant_key": "t", "scopes": ["drive:drive"], "rate_limit": null}],
+            "apps": [{"app_id": "cli_f", "app_secret": "s", "tenant_key": "t", "scopes": ["drive:drive"], "rate_limit": null},
+                     {"app_id": "cli_lim", "app_secret": "s", "tenant_key": "t", "scopes": ["drive:drive"]}],
             "users": [{"user_id": "ou", "tenant_key": "t"}],
             "user_tokens": [{"token": "u-fleet", "app_id": "cli_f", "user_id": "ou", "scopes": ["drive:drive"]}],
-            "documents": [{"token": "doxF", "type": "docx", "tenant_key": "t", "owner": "user:ou"}],
+            "documents": [{"token": "doxF", "type": "docx", "tenant_key": "t", "owner": "user:ou",
+                           "members": [{"principal": "app:cli_f", "role": "edit"},
+                                       {"principal": "app:cli_lim", "role": "view"}]}],
             "media": [{"file_token": "boxBig", "document": "doxF", "parent_type": "docx_file",
-                       "file_name": "big.bin", "path": "big.bin"}]
+                       "file_name": "big.bin", "path": "big.bin"},
+                      {"file_token": "boxSmall", "document": "doxF", "parent_type": "docx_file",
+                       "file_name": "small.txt", "content_text": "small media"}]
         })
         .to_string(),
     )
@@ -174,6 +356,7 @@ fn a_download_through_nginx_survives_a_replica_killed_midway() {
     }
     let ports: Vec<u16> = replicas.iter().map(|r| r.1).collect();
     let (_nginx, port) = nginx(dir.path(), &ports);
+    one_world_through(&format!("http://127.0.0.1:{port}"), dir.path());
 
     let out = dir.path().join("out");
     let started = Instant::now();

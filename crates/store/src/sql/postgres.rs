@@ -13,8 +13,8 @@
 
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Change, Held};
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Executor;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::broadcast;
