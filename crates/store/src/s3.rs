@@ -4,7 +4,7 @@
 //! # Objects
 //!
 //! - `blobs/<digest>`: a blob of at most one block (4 MiB), as one object.
-//! - `parts/<upload>/<seq>-<tag>`: block `seq` of chunked upload `<upload>`, one object per
+//! - `parts/<upload>/<seq>/<tag>`: block `seq` of chunked upload `<upload>`, one object per
 //!   block, written whole by one PUT (so a block is there entirely or not at all). The
 //!   tag is the block's BLAKE3 chaining value when the block sits where the BLAKE3 tree
 //!   has a subtree, else random. (Names stay under 150 bytes: s3s-fs, the test server,
@@ -156,7 +156,14 @@ fn sealed_path(upload_id: &str) -> Path {
 /// The marker of a finished upload whose session is gone (see the module's comment).
 const DISCARDED: &str = "discarded";
 
-/// A block object's name, parsed: `<seq>-<tag>`.
+/// Where block `seq` of upload `upload_id` is written, tagged `tag`. One folder per seq,
+/// so that a commit lists only the copies of its own block.
+fn block_path(upload_id: &str, seq: u64, tag: &str) -> Path {
+    Path::from(format!("parts/{upload_id}/{seq}/{tag}"))
+}
+
+/// A block object's name, parsed: `parts/<upload>/<seq>/<tag>`.
+#[derive(Debug, Clone, Copy)]
 struct BlockName {
     seq: u64,
     /// The chaining value, when the tag is one.
@@ -164,11 +171,17 @@ struct BlockName {
 }
 
 impl BlockName {
-    fn parse(file: &str) -> Option<Self> {
-        let (seq, tag) = file.split_once('-')?;
-        let seq = seq.parse().ok()?;
+    fn of(location: &Path) -> Option<Self> {
+        let parts: Vec<_> = location.parts().collect();
+        let [root, _, seq, tag] = parts.as_slice() else {
+            return None;
+        };
+        if root.as_ref() != "parts" {
+            return None;
+        }
+        let seq = seq.as_ref().parse().ok()?;
         let mut cv = [0u8; 32];
-        let cv = hex::decode_to_slice(tag, &mut cv).ok().map(|_| cv);
+        let cv = hex::decode_to_slice(tag.as_ref(), &mut cv).ok().map(|_| cv);
         Some(Self { seq, cv })
     }
 }
@@ -371,7 +384,7 @@ impl Bucket {
             return Ok(out);
         }
         for meta in listing {
-            let Some(name) = meta.location.filename().and_then(BlockName::parse) else {
+            let Some(name) = BlockName::of(&meta.location) else {
                 continue;
             };
             let newer = out.get(&name.seq).is_none_or(|old| {
@@ -408,17 +421,24 @@ impl Bucket {
         else {
             return Ok(None);
         };
-        let bytes = match self.store.get(&index.location).await {
+        let Some(c) = self.read_index(&index.location).await? else {
+            return Ok(None);
+        };
+        let c = Arc::new(c);
+        self.composites.insert(digest.to_owned(), c.clone());
+        Ok(Some(c))
+    }
+
+    /// The index at `path`, if it is there.
+    async fn read_index(&self, path: &Path) -> StoreResult<Option<Composite>> {
+        let bytes = match self.store.get(path).await {
             Ok(r) => r.bytes().await.map_err(os_err)?,
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(os_err(e)),
         };
-        let c: Arc<Composite> = Arc::new(
-            serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("index of {digest}: {e}")))?,
-        );
-        self.composites.insert(digest.to_owned(), c.clone());
-        Ok(Some(c))
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("index {path}: {e}")))
     }
 
     /// Bytes `start..end` of one object, streamed. `None` when it does not exist.
@@ -586,21 +606,14 @@ impl StagedPart for StagedBlock {
         if store.is_sealed(upload_id).await?.is_some() {
             return Err(StoreError::UploadClosed(upload_id.to_owned()));
         }
-        let name = format!("parts/{upload_id}/{seq}-{}", hash.tag());
-        store.put_object(&Path::from(name.as_str()), bytes).await?;
+        let path = block_path(upload_id, seq, &hash.tag());
+        store.put_object(&path, bytes).await?;
         // The copies this one replaces: those that count less (see `blocks`). Of two
         // sent at once, each deletes only the other if it is the older one.
-        let same_seq: Vec<object_store::ObjectMeta> = store
-            .list_under(&format!("parts/{upload_id}"))
-            .await?
-            .into_iter()
-            .filter(|m| {
-                m.location
-                    .filename()
-                    .and_then(BlockName::parse)
-                    .is_some_and(|b| b.seq == seq)
-            })
-            .collect();
+        let same_seq = store
+            .list_under(&format!("parts/{upload_id}/{seq}"))
+            .await?;
+        let name = path.as_ref();
         let rank = |m: &object_store::ObjectMeta| (m.last_modified, m.location.to_string());
         let Some(mine) = same_seq
             .iter()
@@ -745,16 +758,17 @@ impl BlobStore for S3Blobs {
             return Ok(());
         }
         self.delete_all(vec![blob_path(digest)]).await?;
+        self.composites.remove(digest);
         for index in self.list_under(&format!("composite/{digest}")).await? {
             let set = index.location.filename().unwrap_or_default().to_owned();
-            if let Some(c) = self.composite(digest).await? {
+            // Each index's own blocks (two uploads of the same bytes at once leave two).
+            if let Some(c) = self.read_index(&index.location).await? {
                 self.delete_all(c.parts.iter().map(|p| Path::from(p.as_str())).collect())
                     .await?;
             }
             let discarded = Path::from(format!("parts/{set}/{DISCARDED}"));
             self.delete_all(vec![index.location.clone(), sealed_path(&set), discarded])
                 .await?;
-            self.composites.remove(digest);
         }
         Ok(())
     }
@@ -942,32 +956,18 @@ impl PartStore for S3Blobs {
     async fn assemble(&self, upload_id: &str, block_num: u64) -> StoreResult<Box<dyn StagedBlob>> {
         let blocks = self.blocks(upload_id).await?;
         let mut named = Vec::with_capacity(block_num as usize);
+        let mut parts = Vec::with_capacity(block_num as usize);
         for seq in 0..block_num {
             let meta = blocks
                 .get(&seq)
                 .ok_or_else(|| StoreError::BlobMissing(format!("{upload_id} block {seq}")))?;
-            let name = meta
-                .location
-                .filename()
-                .and_then(BlockName::parse)
+            let name = BlockName::of(&meta.location)
                 .ok_or_else(|| StoreError::Corrupt(meta.location.to_string()))?;
-            named.push((name, meta.size, meta.location.to_string()));
+            named.push((name, meta.size));
+            parts.push((meta.location.to_string(), meta.size));
         }
-        let size = named.iter().map(|n| n.1).sum();
-        let by_name: Vec<(BlockName, u64)> = named
-            .iter()
-            .map(|(n, len, _)| {
-                (
-                    BlockName {
-                        seq: n.seq,
-                        cv: n.cv,
-                    },
-                    *len,
-                )
-            })
-            .collect();
-        let parts: Vec<(String, u64)> = named.into_iter().map(|n| (n.2, n.1)).collect();
-        let digest = match merged_digest(&by_name) {
+        let size = parts.iter().map(|p| p.1).sum();
+        let digest = match merged_digest(&named) {
             Some(d) => d,
             None => self.hash_parts(parts.iter().map(|p| p.0.as_str())).await?,
         };
@@ -1076,8 +1076,8 @@ mod tests {
                                 &data[(seq * block) as usize..len.min((seq + 1) * block) as usize];
                             let mut h = BlockHash::new(Some(seq * block));
                             h.update(bytes);
-                            let name = format!("{seq}-{}", h.tag());
-                            (BlockName::parse(&name).unwrap(), bytes.len() as u64)
+                            let name = block_path("up", seq, &h.tag());
+                            (BlockName::of(&name).unwrap(), bytes.len() as u64)
                         })
                         .collect();
                     let want = (n > 1).then(|| blake3::hash(&data).to_hex().to_string());
@@ -1098,7 +1098,7 @@ mod tests {
             let mut h = BlockHash::new(Some(offset));
             h.update(bytes);
             (
-                BlockName::parse(&format!("{seq}-{}", h.tag())).unwrap(),
+                BlockName::of(&block_path("up", seq, &h.tag())).unwrap(),
                 bytes.len() as u64,
             )
         };
