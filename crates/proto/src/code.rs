@@ -96,6 +96,41 @@ error_codes! {
     AdminNotFound = (1069404, 404, "no such object"),
     /// Token endpoints: wrong `app_secret` (answered with HTTP 200).
     AppSecretInvalid = (10014, 200, "app secret invalid"),
+
+    // The docx family (documents-and-oauth §7).
+    /// docx: a parameter is missing or malformed.
+    DocxInvalidParam = (1770001, 400, "invalid param"),
+    /// docx: no such document.
+    DocxNotFound = (1770002, 404, "not found"),
+    /// docx: a `page_token` this server did not hand out for this document.
+    DocxInvalidPageToken = (1770022, 400, "invalid page token"),
+    /// docx: the caller has no role on the document. Feishu's own capitals.
+    DocxForbidden = (1770032, 403, "forBidden"),
+
+    // Sheets v2 (§8) [ours where undocumented: the statuses and texts].
+    /// sheets: a range that does not parse, or names no cells.
+    SheetsBadRange = (90202, 400, "wrong range"),
+    /// sheets: a range whose sheet id the spreadsheet does not have.
+    SheetsSheetNotFound = (90215, 400, "sheetId not found"),
+    /// sheets: no such spreadsheet.
+    SheetsNotFound = (91402, 404, "NOTEXIST"),
+    /// sheets: the caller has no role on the spreadsheet.
+    SheetsForbidden = (91403, 403, "FORBIDDEN"),
+
+    // Bitable (§9): errors are answered with HTTP 200 and a non-zero code.
+    /// bitable: a malformed body or parameter (a filter that does not parse, a page
+    /// token that is not ours).
+    BitableBadRequest = (1254000, 200, "WrongRequestJson"),
+    /// bitable: no such table in the app.
+    BitableTableNotFound = (1254004, 200, "WrongTableId"),
+    /// bitable: a filter that names no field, or an operator we do not know.
+    BitableInvalidFilter = (1254018, 200, "InvalidFilter"),
+    /// bitable: no such app (bitable).
+    BitableAppNotFound = (1254040, 200, "BaseTokenNotFound"),
+    /// bitable: `field_names` or `sort` names no field.
+    BitableFieldNotFound = (1254045, 200, "FieldNameNotFound"),
+    /// bitable: the caller has no role on the bitable.
+    BitableForbidden = (1254302, 200, "RolePermNotAllow"),
 }
 
 impl ErrorCode {

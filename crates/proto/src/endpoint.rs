@@ -25,6 +25,22 @@ pub enum Endpoint {
     BatchGetTmpDownloadUrl,
     /// A temporary download link, as handed out by `batch_get_tmp_download_url`.
     TmpLink,
+    /// `GET /open-apis/docx/v1/documents/{document_id}`.
+    DocxDocument,
+    /// `GET /open-apis/docx/v1/documents/{document_id}/blocks`.
+    DocxBlocks,
+    /// `GET /open-apis/sheets/v2/spreadsheets/{token}/values_batch_get`.
+    SheetValues,
+    /// `POST /open-apis/bitable/v1/apps/{app_token}/tables/{table_id}/records/search`.
+    BitableSearch,
+    /// `GET /open-apis/drive/v1/files/{file_token}/download`: a drive file.
+    FileDownload,
+    /// `GET /open-apis/authen/v1/authorize`: the OAuth consent page.
+    OauthAuthorize,
+    /// `POST /open-apis/authen/v2/oauth/token`: codes and refresh tokens for tokens.
+    OauthToken,
+    /// `GET /open-apis/authen/v1/user_info`: who a user token belongs to.
+    UserInfo,
     Metrics,
     OpenApi,
     Healthz,
@@ -52,6 +68,12 @@ pub enum PathPattern {
         prefix: &'static str,
         suffix: &'static str,
     },
+    /// `prefix{param}middle{second}suffix`, each parameter one path segment.
+    Param2 {
+        prefix: &'static str,
+        middle: &'static str,
+        suffix: &'static str,
+    },
     /// This path and everything below it.
     Prefix(&'static str),
 }
@@ -65,6 +87,8 @@ pub enum Access {
     AppCredentials,
     /// A tenant or user access token holding any one of these scopes.
     Token(&'static [&'static str]),
+    /// A user access token, whatever its scopes (`user_info`).
+    UserToken,
     /// A signed `code` in the query: the link is the permission.
     SignedLink,
     /// The admin token (and the admin API switched on).
@@ -76,8 +100,33 @@ pub enum Access {
 pub enum Limit {
     None,
     /// The calling app's per-second and daily limit for this endpoint, per tenant
-    /// (wire contract §6): over it, 429 `99991400`.
-    PerApp,
+    /// (wire contract §6), its per-second rate multiplied by `times` (the bitable
+    /// family allows 20/s where the media API allows 5), answered as `over` says.
+    PerApp {
+        times: u32,
+        over: OverLimit,
+    },
+}
+
+/// How an endpoint family answers a request over its rate limit: always code
+/// `99991400`-like headers (`x-ogw-ratelimit-*`, `Retry-After`), but each family with
+/// its own status and code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// HTTP 429, code `99991400` (the media API, sheets, bitable).
+    TooMany,
+    /// HTTP 400, code `99991400` (the older docx family).
+    BadRequest,
+    /// HTTP 200, code `1061045` (drive file downloads, as documented).
+    CanRetry,
+}
+
+impl Limit {
+    /// The media API's limit: the app's, 429 over it.
+    pub const MEDIA: Limit = Limit::PerApp {
+        times: 1,
+        over: OverLimit::TooMany,
+    };
 }
 
 /// A row of [`ENDPOINTS`].
@@ -108,6 +157,13 @@ pub const BATCH_GET_TMP_DOWNLOAD_URL: &str =
     "/open-apis/drive/v1/medias/batch_get_tmp_download_url";
 /// Temporary links are served under Feishu's own path.
 pub const TMP_LINK: &str = "/space/api/box/stream/download/authcode/";
+pub const DOCX_DOCUMENTS: &str = "/open-apis/docx/v1/documents/";
+pub const SPREADSHEETS: &str = "/open-apis/sheets/v2/spreadsheets/";
+pub const BITABLE_APPS: &str = "/open-apis/bitable/v1/apps/";
+pub const DRIVE_FILES: &str = "/open-apis/drive/v1/files/";
+pub const OAUTH_AUTHORIZE: &str = "/open-apis/authen/v1/authorize";
+pub const OAUTH_TOKEN: &str = "/open-apis/authen/v2/oauth/token";
+pub const USER_INFO: &str = "/open-apis/authen/v1/user_info";
 pub const ADMIN: &str = "/_admin/v1";
 
 const fn row(
@@ -125,7 +181,7 @@ const fn row(
         path,
         access,
         limit,
-        faults: matches!(limit, Limit::PerApp),
+        faults: matches!(limit, Limit::PerApp { .. }),
         front: false,
     }
 }
@@ -164,7 +220,7 @@ pub const ENDPOINTS: &[EndpointSpec] = &[
                 suffix: "/download",
             },
             Access::Token(scope::DOWNLOAD),
-            Limit::PerApp,
+            Limit::MEDIA,
         )
     },
     row(
@@ -173,7 +229,7 @@ pub const ENDPOINTS: &[EndpointSpec] = &[
         Method::Post,
         exact(UPLOAD_ALL),
         Access::Token(scope::UPLOAD),
-        Limit::PerApp,
+        Limit::MEDIA,
     ),
     row(
         Endpoint::UploadPrepare,
@@ -181,7 +237,7 @@ pub const ENDPOINTS: &[EndpointSpec] = &[
         Method::Post,
         exact(UPLOAD_PREPARE),
         Access::Token(scope::UPLOAD),
-        Limit::PerApp,
+        Limit::MEDIA,
     ),
     row(
         Endpoint::UploadPart,
@@ -189,7 +245,7 @@ pub const ENDPOINTS: &[EndpointSpec] = &[
         Method::Post,
         exact(UPLOAD_PART),
         Access::Token(scope::UPLOAD),
-        Limit::PerApp,
+        Limit::MEDIA,
     ),
     row(
         Endpoint::UploadFinish,
@@ -197,7 +253,7 @@ pub const ENDPOINTS: &[EndpointSpec] = &[
         Method::Post,
         exact(UPLOAD_FINISH),
         Access::Token(scope::UPLOAD),
-        Limit::PerApp,
+        Limit::MEDIA,
     ),
     row(
         Endpoint::BatchGetTmpDownloadUrl,
@@ -205,7 +261,7 @@ pub const ENDPOINTS: &[EndpointSpec] = &[
         Method::Get,
         exact(BATCH_GET_TMP_DOWNLOAD_URL),
         Access::Token(scope::DOWNLOAD),
-        Limit::PerApp,
+        Limit::MEDIA,
     ),
     EndpointSpec {
         faults: true,
@@ -219,6 +275,101 @@ pub const ENDPOINTS: &[EndpointSpec] = &[
             Limit::None,
         )
     },
+    row(
+        Endpoint::DocxDocument,
+        "docx_document",
+        Method::Get,
+        PathPattern::Param {
+            prefix: DOCX_DOCUMENTS,
+            suffix: "",
+        },
+        Access::Token(scope::DOCX_READ),
+        Limit::PerApp {
+            times: 1,
+            over: OverLimit::BadRequest,
+        },
+    ),
+    row(
+        Endpoint::DocxBlocks,
+        "docx_blocks",
+        Method::Get,
+        PathPattern::Param {
+            prefix: DOCX_DOCUMENTS,
+            suffix: "/blocks",
+        },
+        Access::Token(scope::DOCX_READ),
+        Limit::PerApp {
+            times: 1,
+            over: OverLimit::BadRequest,
+        },
+    ),
+    row(
+        Endpoint::SheetValues,
+        "sheets_values_batch_get",
+        Method::Get,
+        PathPattern::Param {
+            prefix: SPREADSHEETS,
+            suffix: "/values_batch_get",
+        },
+        Access::Token(scope::SHEETS_READ),
+        Limit::MEDIA,
+    ),
+    row(
+        Endpoint::BitableSearch,
+        "bitable_records_search",
+        Method::Post,
+        PathPattern::Param2 {
+            prefix: BITABLE_APPS,
+            middle: "/tables/",
+            suffix: "/records/search",
+        },
+        Access::Token(scope::BITABLE_READ),
+        Limit::PerApp {
+            times: 4,
+            over: OverLimit::TooMany,
+        },
+    ),
+    EndpointSpec {
+        front: true,
+        ..row(
+            Endpoint::FileDownload,
+            "file_download",
+            Method::Get,
+            PathPattern::Param {
+                prefix: DRIVE_FILES,
+                suffix: "/download",
+            },
+            Access::Token(scope::FILE_DOWNLOAD),
+            Limit::PerApp {
+                times: 1,
+                over: OverLimit::CanRetry,
+            },
+        )
+    },
+    row(
+        Endpoint::OauthAuthorize,
+        "oauth_authorize",
+        Method::Get,
+        exact(OAUTH_AUTHORIZE),
+        Access::Public,
+        Limit::None,
+    ),
+    row(
+        Endpoint::OauthToken,
+        "oauth_token",
+        Method::Post,
+        exact(OAUTH_TOKEN),
+        Access::AppCredentials,
+        Limit::None,
+    ),
+    row(
+        Endpoint::UserInfo,
+        "user_info",
+        Method::Get,
+        exact(USER_INFO),
+        Access::UserToken,
+        Limit::None,
+    ),
     row(
         Endpoint::Metrics,
         "metrics",
@@ -267,6 +418,8 @@ pub struct Match<'a> {
     pub endpoint: Endpoint,
     /// The `{param}` segment, still percent-encoded.
     pub param: Option<&'a str>,
+    /// The second parameter of a [`PathPattern::Param2`].
+    pub second: Option<&'a str>,
 }
 
 impl Endpoint {
@@ -286,10 +439,11 @@ impl Endpoint {
     /// with another method matches nothing (Feishu's gateway answers it 404).
     pub fn find<'a>(method: &str, path: &'a str) -> Option<Match<'a>> {
         ENDPOINTS.iter().find_map(|s| {
-            let param = s.path.matches(path)?;
+            let (param, second) = s.path.matches(path)?;
             s.method.allows(method).then_some(Match {
                 endpoint: s.endpoint,
                 param,
+                second,
             })
         })
     }
@@ -319,17 +473,27 @@ impl Method {
 }
 
 impl PathPattern {
-    /// `Some(param)` when `path` has this shape (`param` is `None` but for `Param`).
-    fn matches(self, path: &str) -> Option<Option<&str>> {
+    /// `Some(params)` when `path` has this shape (the parameters it has, in order).
+    fn matches(self, path: &str) -> Option<(Option<&str>, Option<&str>)> {
+        let segment = |s: &'_ str| !s.contains('/');
         match self {
-            Self::Exact(p) => (path == p).then_some(None),
+            Self::Exact(p) => (path == p).then_some((None, None)),
             Self::Prefix(p) => path
                 .strip_prefix(p)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-                .then_some(None),
+                .then_some((None, None)),
             Self::Param { prefix, suffix } => {
                 let param = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
-                (!param.contains('/')).then_some(Some(param))
+                segment(param).then_some((Some(param), None))
+            }
+            Self::Param2 {
+                prefix,
+                middle,
+                suffix,
+            } => {
+                let both = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
+                let (first, second) = both.split_once(middle)?;
+                (segment(first) && segment(second)).then_some((Some(first), Some(second)))
             }
         }
     }
@@ -400,6 +564,23 @@ mod tests {
         );
         assert_eq!(Endpoint::find("GET", "/_admin/v10"), None);
         assert_eq!(Endpoint::find("GET", "/nope"), None);
+        let m = Endpoint::find(
+            "POST",
+            "/open-apis/bitable/v1/apps/bas1/tables/tbl2/records/search",
+        )
+        .unwrap();
+        assert_eq!(
+            (m.endpoint, m.param, m.second),
+            (Endpoint::BitableSearch, Some("bas1"), Some("tbl2"))
+        );
+        assert_eq!(
+            Endpoint::find("GET", "/open-apis/docx/v1/documents/dox1").map(|m| m.endpoint),
+            Some(Endpoint::DocxDocument)
+        );
+        assert_eq!(
+            Endpoint::find("GET", "/open-apis/docx/v1/documents/dox1/blocks").map(|m| m.endpoint),
+            Some(Endpoint::DocxBlocks)
+        );
         assert_eq!(
             Endpoint::find("GET", TMP_LINK).map(|m| m.endpoint),
             Some(Endpoint::TmpLink)
@@ -418,7 +599,12 @@ mod tests {
                 "upload_part",
                 "upload_finish",
                 "batch_get_tmp_download_url",
-                "tmp_link"
+                "tmp_link",
+                "docx_document",
+                "docx_blocks",
+                "sheets_values_batch_get",
+                "bitable_records_search",
+                "file_download",
             ]
         );
     }

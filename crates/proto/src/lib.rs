@@ -15,6 +15,7 @@
 //!   against a length (RFC 9110 §14).
 //! - [`disposition`]: `Content-Disposition` written by the server and read by clients.
 //! - [`extra`]: the bitable `extra` query parameter.
+//! - [`oauth`]: the OAuth token endpoint's answers, error codes and PKCE.
 //! - [`upload`]: upload limits, file-name rules, Adler-32 checksums and the upload bodies.
 //! - [`tmp_url`]: the temporary download URL bodies.
 
@@ -23,6 +24,7 @@ pub mod disposition;
 pub mod endpoint;
 pub mod envelope;
 pub mod extra;
+pub mod oauth;
 pub mod parent;
 pub mod range;
 pub mod scope;

@@ -11,6 +11,9 @@ pub enum DocType {
     Doc,
     Sheet,
     Bitable,
+    /// A file in a drive folder: downloaded whole at `/open-apis/drive/v1/files/{token}/download`,
+    /// its bytes kept as a media of parent type [`ParentType::Explorer`] under its own token.
+    File,
 }
 
 impl DocType {
@@ -20,6 +23,7 @@ impl DocType {
             Self::Doc => "doc",
             Self::Sheet => "sheet",
             Self::Bitable => "bitable",
+            Self::File => "file",
         }
     }
 
@@ -29,6 +33,7 @@ impl DocType {
             "doc" => Some(Self::Doc),
             "sheet" => Some(Self::Sheet),
             "bitable" => Some(Self::Bitable),
+            "file" => Some(Self::File),
             _ => None,
         }
     }
@@ -48,10 +53,13 @@ pub enum ParentType {
     DocFile,
     /// Uploaded for an import: in no document.
     CcmImportOpen,
+    /// The bytes of a drive file (a document of type `file`): never a media upload's
+    /// `parent_type`, and never served by the media download.
+    Explorer,
 }
 
 impl ParentType {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::DocxImage,
         Self::DocxFile,
         Self::SheetImage,
@@ -61,6 +69,7 @@ impl ParentType {
         Self::DocImage,
         Self::DocFile,
         Self::CcmImportOpen,
+        Self::Explorer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +83,7 @@ impl ParentType {
             Self::DocImage => "doc_image",
             Self::DocFile => "doc_file",
             Self::CcmImportOpen => "ccm_import_open",
+            Self::Explorer => "explorer",
         }
     }
 
@@ -88,8 +98,14 @@ impl ParentType {
             Self::SheetImage | Self::SheetFile => Some(DocType::Sheet),
             Self::BitableImage | Self::BitableFile => Some(DocType::Bitable),
             Self::DocImage | Self::DocFile => Some(DocType::Doc),
+            Self::Explorer => Some(DocType::File),
             Self::CcmImportOpen => None,
         }
+    }
+
+    /// Whether media uploads (`upload_all`, `upload_prepare`) accept this parent type.
+    pub fn is_media(self) -> bool {
+        self != Self::Explorer
     }
 
     /// Whether `parent_node` names a block inside the document (docx), the document

@@ -22,6 +22,36 @@ pub const UPLOAD: &[&str] = &[
     "sheets:spreadsheet",
 ];
 
+/// The docx family: a document and its blocks.
+pub const DOCX_READ: &[&str] = &["docx:document", "docx:document:readonly"];
+
+/// Sheets v2: reading ranges.
+pub const SHEETS_READ: &[&str] = &[
+    "drive:drive",
+    "drive:drive:readonly",
+    "sheets:spreadsheet",
+    "sheets:spreadsheet:readonly",
+];
+
+/// Bitable: searching records.
+pub const BITABLE_READ: &[&str] = &[
+    "base:record:retrieve",
+    "bitable:app",
+    "bitable:app:readonly",
+];
+
+/// Drive files: downloading one.
+pub const FILE_DOWNLOAD: &[&str] = &[
+    "drive:drive",
+    "drive:drive:readonly",
+    "drive:file",
+    "drive:file:download",
+    "space:document:retrieve",
+];
+
+/// The OAuth scope that brings a refresh token with the access token.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
 /// Whether `held` contains any of `accepted`.
 pub fn grants<S: AsRef<str>>(held: &[S], accepted: &[&str]) -> bool {
     held.iter().any(|h| accepted.contains(&h.as_ref()))

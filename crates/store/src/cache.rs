@@ -12,7 +12,9 @@
 
 use crate::error::StoreResult;
 use crate::meta::{Batch, Change, MetaStore, Page, PageRequest};
-use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
+use crate::model::{
+    AccessToken, App, Document, Grant, Media, StoredTokenKind, UploadSession, User,
+};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -202,6 +204,18 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
 
     async fn media(&self, file_token: &str) -> StoreResult<Option<Media>> {
         read_through!(self, media, file_token, self.inner.media(file_token))
+    }
+
+    async fn document_media(&self, document: &str) -> StoreResult<Vec<Media>> {
+        self.inner.document_media(document).await
+    }
+
+    async fn put_grant(&self, grant: &Grant) -> StoreResult<()> {
+        self.inner.put_grant(grant).await
+    }
+
+    async fn spend_grant(&self, hash: &str, now_ms: i64) -> StoreResult<Option<Grant>> {
+        self.inner.spend_grant(hash, now_ms).await
     }
 
     async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64> {

@@ -13,6 +13,7 @@ fn app(id: &str) -> App {
         tenant_key: "acme".into(),
         scopes: vec!["drive:drive:readonly".into()],
         rate_limit: Some(RateLimit::default()),
+        redirect_uris: vec!["http://127.0.0.1:3000/callback".into()],
     }
 }
 
@@ -46,6 +47,23 @@ fn document() -> Document {
                 role: Role::Edit,
             },
         ],
+        content: Content {
+            title: Some("报表 \"Q3\"".into()),
+            tables: vec![Table {
+                table_id: "tblA".into(),
+                name: "表".into(),
+                fields: vec![Field {
+                    field_id: "fldA".into(),
+                    name: "附件".into(),
+                    kind: FieldKind::Attachment,
+                }],
+                records: vec![Record {
+                    record_id: "recA".into(),
+                    fields: [("名称".to_owned(), serde_json::json!("Q3"))].into(),
+                }],
+            }],
+            ..Default::default()
+        },
     }
 }
 
@@ -161,6 +179,116 @@ pub async fn meta_suite(store: &dyn MetaStore) {
     listings_and_deletes(store).await;
     deleted_principals_take_their_tokens_and_roles(store).await;
     day_counts(store).await;
+    document_media(store).await;
+    grants(store).await;
+}
+
+/// A document's media, oldest first; another document's are not among them.
+async fn document_media(store: &dyn MetaStore) {
+    let mut docs = vec![document(), document()];
+    docs[1].token = "doxcnY".into();
+    docs[1].doc_type = DocType::Docx;
+    docs[1].content = Content {
+        blocks: vec![Block {
+            block_id: "blkA".into(),
+            kind: BlockKind::Image {
+                file_token: "boxM2".into(),
+                width: Some(640),
+                height: None,
+            },
+        }],
+        ..Default::default()
+    };
+    let mut m1 = media("boxM1", &"c".repeat(64));
+    m1.created_at_ms = 20;
+    let mut m2 = media("boxM2", &"d".repeat(64));
+    m2.created_at_ms = 10;
+    let mut other = media("boxM3", &"e".repeat(64));
+    other.document = "doxcnY".into();
+    store
+        .apply(&Batch {
+            documents: docs.clone(),
+            media: vec![m1.clone(), m2.clone(), other.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.document("doxcnY").await.unwrap(),
+        Some(docs[1].clone())
+    );
+    let got = store.document_media("bascnX").await.unwrap();
+    let tokens: Vec<_> = got.iter().map(|m| m.file_token.as_str()).collect();
+    assert!(
+        tokens.ends_with(&["boxM2", "boxM1"]) && !tokens.contains(&"boxM3"),
+        "{tokens:?}"
+    );
+    assert_eq!(store.document_media("doxcnY").await.unwrap(), vec![other]);
+    assert!(store.document_media("nope\0").await.unwrap().is_empty());
+}
+
+fn grant(hash: &str, user: &str, expires: i64) -> Grant {
+    Grant {
+        hash: hash.into(),
+        kind: GrantKind::Code,
+        app_id: "cli_g".into(),
+        tenant_key: "acme".into(),
+        user_id: user.into(),
+        scopes: vec!["docx:document:readonly".into(), "offline_access".into()],
+        redirect_uri: Some("http://127.0.0.1:3000/cb?x=1".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        challenge_method: Some("S256".into()),
+        issued_at_ms: 100,
+        expires_at_ms: expires,
+        used_at_ms: None,
+    }
+}
+
+/// OAuth grants are spent once (of racing spends one wins), die with their user or
+/// app, and are purged once expired.
+async fn grants(store: &dyn MetaStore) {
+    assert_eq!(store.spend_grant("g-none", 1).await.unwrap(), None);
+    store.put_grant(&grant("g1", "ou_g", 1_000)).await.unwrap();
+    let mut refresh = grant("g2", "ou_g", 5_000);
+    refresh.kind = GrantKind::Refresh;
+    refresh.redirect_uri = None;
+    refresh.code_challenge = None;
+    refresh.challenge_method = None;
+    store.put_grant(&refresh).await.unwrap();
+    store.put_grant(&grant("g3", "ou_h", 1_000)).await.unwrap();
+
+    let (a, b) = tokio::join!(store.spend_grant("g1", 150), store.spend_grant("g1", 151));
+    let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+    let fresh = [&a, &b].iter().filter(|g| g.used_at_ms.is_none()).count();
+    assert_eq!(fresh, 1, "one of two racing spends wins: {a:?} {b:?}");
+    let winner = if a.used_at_ms.is_none() { &a } else { &b };
+    assert_eq!(winner, &grant("g1", "ou_g", 1_000), "read back whole");
+    let again = store.spend_grant("g1", 200).await.unwrap().unwrap();
+    assert!(matches!(again.used_at_ms, Some(150 | 151)), "{again:?}");
+    assert_eq!(store.spend_grant("g2", 300).await.unwrap(), Some(refresh));
+
+    // g1 and g3 expire at 1 000; g2 (spent) at 5 000.
+    assert_eq!(store.purge_expired_tokens(2_000).await.unwrap(), 2);
+    assert_eq!(store.spend_grant("g3", 2_000).await.unwrap(), None);
+    assert!(store.spend_grant("g2", 2_000).await.unwrap().is_some());
+
+    store.put_grant(&grant("g4", "ou_g", 9_000)).await.unwrap();
+    store.put_grant(&grant("g5", "ou_h", 9_000)).await.unwrap();
+    store.delete_user("ou_g").await.unwrap();
+    assert_eq!(
+        store.spend_grant("g4", 1).await.unwrap(),
+        None,
+        "died with its user"
+    );
+    assert_eq!(store.spend_grant("g2", 1).await.unwrap(), None);
+    assert!(store.spend_grant("g5", 1).await.unwrap().is_some());
+    store.put_grant(&grant("g6", "ou_h", 9_000)).await.unwrap();
+    store.delete_app("cli_g").await.unwrap();
+    assert_eq!(
+        store.spend_grant("g6", 1).await.unwrap(),
+        None,
+        "died with its app"
+    );
 }
 
 /// Deleting an app or a user ends its tokens and its roles; others keep theirs.

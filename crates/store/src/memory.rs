@@ -6,7 +6,7 @@ use crate::blob::{
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{Batch, MetaStore, Page, PageRequest};
 use crate::model::{
-    AccessToken, App, Document, Media, Principal, StoredTokenKind, UploadSession, User,
+    AccessToken, App, Document, Grant, Media, Principal, StoredTokenKind, UploadSession, User,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -26,6 +26,7 @@ struct Tables {
     documents: HashMap<String, Document>,
     media: HashMap<String, Media>,
     uploads: HashMap<String, UploadSession>,
+    grants: HashMap<String, Grant>,
     day_counts: HashMap<(String, i64), u64>,
 }
 
@@ -105,12 +106,44 @@ impl MetaStore for MemoryMeta {
         Ok(self.read()?.media.get(file_token).cloned())
     }
 
+    async fn document_media(&self, document: &str) -> StoreResult<Vec<Media>> {
+        let mut media: Vec<Media> = self
+            .read()?
+            .media
+            .values()
+            .filter(|m| m.document == document)
+            .cloned()
+            .collect();
+        media.sort_by(|a, b| {
+            (a.created_at_ms, &a.file_token).cmp(&(b.created_at_ms, &b.file_token))
+        });
+        Ok(media)
+    }
+
     async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64> {
         let mut t = self.write()?;
-        let n = t.tokens.len();
+        let n = t.tokens.len() + t.grants.len();
         t.tokens
             .retain(|_, k| k.kind == StoredTokenKind::User || k.expires_at_ms >= before_ms);
-        Ok((n - t.tokens.len()) as u64)
+        t.grants.retain(|_, g| g.expires_at_ms >= before_ms);
+        Ok((n - t.tokens.len() - t.grants.len()) as u64)
+    }
+
+    async fn put_grant(&self, grant: &Grant) -> StoreResult<()> {
+        self.write()?
+            .grants
+            .insert(grant.hash.clone(), grant.clone());
+        Ok(())
+    }
+
+    async fn spend_grant(&self, hash: &str, now_ms: i64) -> StoreResult<Option<Grant>> {
+        let mut t = self.write()?;
+        let Some(g) = t.grants.get_mut(hash) else {
+            return Ok(None);
+        };
+        let before = g.clone();
+        g.used_at_ms.get_or_insert(now_ms);
+        Ok(Some(before))
     }
 
     async fn page_media(&self, page: PageRequest) -> StoreResult<Page<Media>> {
@@ -198,6 +231,7 @@ impl MetaStore for MemoryMeta {
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool> {
         let mut w = self.write()?;
         w.tokens.retain(|_, t| t.app_id != app_id);
+        w.grants.retain(|_, g| g.app_id != app_id);
         forget_roles(&mut w.documents, &Principal::App(app_id.to_owned()));
         Ok(w.apps.remove(app_id).is_some())
     }
@@ -206,6 +240,7 @@ impl MetaStore for MemoryMeta {
         let mut w = self.write()?;
         w.tokens
             .retain(|_, t| t.user_id.as_deref() != Some(user_id));
+        w.grants.retain(|_, g| g.user_id != user_id);
         forget_roles(&mut w.documents, &Principal::User(user_id.to_owned()));
         Ok(w.users.remove(user_id).is_some())
     }

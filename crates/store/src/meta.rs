@@ -1,7 +1,9 @@
 //! The metadata trait.
 
 use crate::error::StoreResult;
-use crate::model::{AccessToken, App, Document, Media, StoredTokenKind, UploadSession, User};
+use crate::model::{
+    AccessToken, App, Document, Grant, Media, StoredTokenKind, UploadSession, User,
+};
 use async_trait::async_trait;
 
 /// Objects to write together: all of them or none (a manifest is applied as one batch).
@@ -185,10 +187,22 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn document(&self, token: &str) -> StoreResult<Option<Document>>;
     async fn media(&self, file_token: &str) -> StoreResult<Option<Media>>;
 
-    /// Drops issued (tenant and app) tokens that expired before `before_ms`; returns how
-    /// many. User tokens stay: they come from manifests, and an expired one must keep
-    /// answering "token expire" rather than "invalid".
+    /// The media of a document (deleted ones included), oldest first: what its content
+    /// lists besides what it declares.
+    async fn document_media(&self, document: &str) -> StoreResult<Vec<Media>>;
+
+    /// Drops issued (tenant and app) tokens and OAuth grants that expired before
+    /// `before_ms`; returns how many. User tokens stay: they come from manifests (or
+    /// OAuth), and an expired one must keep answering "token expire" rather than
+    /// "invalid".
     async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64>;
+
+    /// Keeps an OAuth grant (a code or a refresh token). Not cached: each is read once.
+    async fn put_grant(&self, grant: &Grant) -> StoreResult<()>;
+    /// Spends the grant `hash` at `now_ms`, atomically: the grant as it was before, so a
+    /// `used_at_ms` already set says it was spent (by this call's rival, maybe) and this
+    /// call changed nothing. `None`: no such grant.
+    async fn spend_grant(&self, hash: &str, now_ms: i64) -> StoreResult<Option<Grant>>;
 
     /// Media by token, deleted ones included.
     async fn page_media(&self, page: PageRequest) -> StoreResult<Page<Media>>;
@@ -242,8 +256,8 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Hard deletes; each answers whether something was there. Deleting an app or a user
     /// also deletes its tokens (an app's: every token issued for it, user tokens too) and
-    /// takes its roles on every document away, in one transaction: a re-created id starts
-    /// with nothing.
+    /// its OAuth grants, and takes its roles on every document away, in one transaction:
+    /// a re-created id starts with nothing.
     async fn delete_app(&self, app_id: &str) -> StoreResult<bool>;
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool>;
     async fn delete_token(&self, hash: &str) -> StoreResult<bool>;

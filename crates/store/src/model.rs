@@ -12,6 +12,9 @@ pub struct App {
     pub scopes: Vec<String>,
     /// `None`: no limits at all for this app (load tests).
     pub rate_limit: Option<RateLimit>,
+    /// Where OAuth may send this app's authorization codes.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
 }
 
 /// Requests allowed per (app, tenant, endpoint).
@@ -164,6 +167,9 @@ pub struct Document {
     /// Bitables only: downloads then need `extra` and `manage`.
     pub advanced_permission: bool,
     pub members: Vec<Member>,
+    /// What the document holds besides media bytes (its title, blocks, cells, tables).
+    #[serde(default)]
+    pub content: Content,
 }
 
 impl Document {
@@ -190,6 +196,126 @@ impl Document {
         d.members.retain(|m| &m.principal != who);
         Some(d)
     }
+}
+
+/// A document's content, as declared (a manifest, the admin API). Media placed in the
+/// document are added to it when it is read (`parent_node`, `bitable`), so this holds
+/// only what cannot be derived. Kept whole as JSON: read and written with its document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    /// The title `GET /open-apis/docx/v1/documents/{id}` answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// A docx's body, in order, under its page block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<Block>,
+    /// A spreadsheet's sheets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sheets: Vec<Sheet>,
+    /// A bitable's tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
+}
+
+impl Content {
+    pub fn is_empty(&self) -> bool {
+        self == &Content::default()
+    }
+}
+
+/// One block of a docx body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub block_id: String,
+    #[serde(flatten)]
+    pub kind: BlockKind,
+}
+
+/// What a block is; the manifest's `type` key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BlockKind {
+    Text {
+        text: String,
+    },
+    /// `heading1` … `heading9`.
+    Heading {
+        level: u8,
+        text: String,
+    },
+    Image {
+        file_token: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        width: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        height: Option<u32>,
+    },
+    File {
+        file_token: String,
+    },
+}
+
+/// One sheet of a spreadsheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sheet {
+    pub sheet_id: String,
+    pub title: String,
+    /// A1-style address → value.
+    pub cells: std::collections::BTreeMap<String, Cell>,
+}
+
+/// A cell's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Text(String),
+    Number(serde_json::Number),
+    Attachment { attachment: String },
+    Image { image: String },
+}
+
+/// One table of a bitable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    pub table_id: String,
+    pub name: String,
+    pub fields: Vec<Field>,
+    pub records: Vec<Record>,
+}
+
+/// A bitable field (column).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    pub field_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    Number,
+    Attachment,
+}
+
+impl FieldKind {
+    /// Feishu's numeric field type (1 text, 2 number, 17 attachment).
+    pub fn code(self) -> u32 {
+        match self {
+            Self::Text => 1,
+            Self::Number => 2,
+            Self::Attachment => 17,
+        }
+    }
+}
+
+/// A bitable record: its declared values by field name (attachments come from media).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub record_id: String,
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// Where a bitable attachment sits.
@@ -244,4 +370,51 @@ pub struct UploadSession {
     /// The media's token once the upload is finished. The session stays until it
     /// expires, so that a finish repeated after a lost answer gets the same token.
     pub file_token: Option<String>,
+}
+
+/// What an OAuth grant is: an authorization code or a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    Code,
+    Refresh,
+}
+
+impl GrantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+            Self::Refresh => "refresh",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "code" => Some(Self::Code),
+            "refresh" => Some(Self::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// An OAuth authorization code or refresh token: single-use, kept by hash like tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// SHA-256 of the code or refresh token, hex.
+    pub hash: String,
+    pub kind: GrantKind,
+    pub app_id: String,
+    pub tenant_key: String,
+    pub user_id: String,
+    /// What the user granted; a token from this grant gets these (or fewer).
+    pub scopes: Vec<String>,
+    /// Codes: the `redirect_uri` given at authorize, which the exchange must repeat.
+    pub redirect_uri: Option<String>,
+    /// Codes: the PKCE challenge and its method (`S256` or `plain`).
+    pub code_challenge: Option<String>,
+    pub challenge_method: Option<String>,
+    pub issued_at_ms: i64,
+    pub expires_at_ms: i64,
+    /// When it was spent; a grant is spent once.
+    pub used_at_ms: Option<i64>,
 }

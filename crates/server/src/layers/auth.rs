@@ -37,13 +37,19 @@ impl Step for Auth {
         };
         match access {
             Access::Public | Access::AppCredentials => {}
-            Access::Token(scopes) => match caller(state, req.headers(), scopes).await {
-                Ok(caller) => {
-                    note(req.extensions(), |n| n.app_id = Some(caller.app_id.clone()));
-                    req.extensions_mut().insert(caller);
+            Access::Token(_) | Access::UserToken => {
+                let scopes = match access {
+                    Access::Token(scopes) => Some(scopes),
+                    _ => None,
+                };
+                match caller(state, req.headers(), scopes).await {
+                    Ok(caller) => {
+                        note(req.extensions(), |n| n.app_id = Some(caller.app_id.clone()));
+                        req.extensions_mut().insert(caller);
+                    }
+                    Err(e) => return served(e.into_response()),
                 }
-                Err(e) => return served(e.into_response()),
-            },
+            }
             Access::SignedLink => {
                 let code = crate::gateway::query_param(req.uri(), "code").unwrap_or_default();
                 match links::verify(&state.secret, &code, state.clock.unix_secs()) {
@@ -94,11 +100,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Authed {
     }
 }
 
-/// The token table of wire contract §1, then the scope check.
+/// The token table of wire contract §1, then the scope check. `accepted: None` takes a
+/// user token and no tenant token, whatever its scopes (`user_info`).
 pub async fn caller(
     state: &AppState,
     headers: &HeaderMap,
-    accepted: &[&str],
+    accepted: Option<&[&str]>,
 ) -> Result<Caller, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -110,7 +117,13 @@ pub async fn caller(
     match kind {
         // An app token is never accepted where tenant or user tokens are required.
         TokenKind::App => Err(ApiError::new(ErrorCode::InvalidTenantToken)),
+        // Only a user has a `user_info` [ours: the invalid-token answer].
+        TokenKind::Tenant if accepted.is_none() => {
+            Err(ApiError::new(ErrorCode::InvalidUserToken)
+                .hint("user_info takes a user access token"))
+        }
         TokenKind::Tenant => {
+            let accepted = accepted.unwrap_or_default();
             let record = record
                 .filter(|r| r.kind == StoredTokenKind::Tenant && r.expires_at_ms > now)
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidTenantToken))?;
@@ -150,7 +163,9 @@ pub async fn caller(
             if user.is_none_or(|u| u.tenant_key != record.tenant_key) {
                 return Err(ApiError::new(ErrorCode::InvalidUserToken));
             }
-            if !scope::grants(record.scopes.as_deref().unwrap_or_default(), accepted) {
+            if let Some(accepted) = accepted
+                && !scope::grants(record.scopes.as_deref().unwrap_or_default(), accepted)
+            {
                 return Err(scope_error(ErrorCode::UserScopeMissing, accepted));
             }
             // A user token counts against its app's limits.

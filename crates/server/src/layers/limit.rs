@@ -4,8 +4,10 @@
 use super::{Inner, Matched, Next, Request, Response, Step, served};
 use crate::caller::Caller;
 use crate::state::AppState;
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use feishu_media_proto::endpoint::Limit;
+use feishu_media_proto::ErrorCode;
+use feishu_media_proto::endpoint::{Limit, OverLimit};
 
 #[derive(Clone)]
 pub struct RateLimit;
@@ -15,14 +17,23 @@ impl Step for RateLimit {
         let Some(spec) = Matched::of(&req).map(|m| m.spec()) else {
             return next.run(req).await;
         };
-        if spec.limit == Limit::PerApp
+        if let Limit::PerApp { times, over } = spec.limit
             && let Some(caller) = req.extensions().get::<Caller>()
-            && let Err(e) = state
+            && let Err(mut e) = state
                 .limits
-                .check(state.meta.as_ref(), caller, spec.name)
+                .check(state.meta.as_ref(), caller, spec.name, times)
                 .await
         {
             state.metrics.rate_limited(spec.name);
+            // The same headers in every family; the status and code are its own.
+            match over {
+                OverLimit::TooMany => {}
+                OverLimit::BadRequest => e.status = Some(StatusCode::BAD_REQUEST),
+                OverLimit::CanRetry => {
+                    e.code = ErrorCode::CanRetry;
+                    e.status = Some(StatusCode::OK);
+                }
+            }
             return served(e.into_response());
         }
         next.run(req).await

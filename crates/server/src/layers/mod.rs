@@ -36,8 +36,10 @@ pub type Response = axum::http::Response<ServedBody>;
 #[derive(Debug, Clone)]
 pub struct Matched {
     pub endpoint: Endpoint,
-    /// The path's `{param}` (a file token), percent-decoded.
+    /// The path's `{param}` (a file or document token), percent-decoded.
     pub param: Option<String>,
+    /// The path's second parameter (a bitable's table id), percent-decoded.
+    pub second: Option<String>,
 }
 
 impl Matched {
@@ -45,6 +47,7 @@ impl Matched {
         Self {
             endpoint: m.endpoint,
             param: m.param.map(decode_param),
+            second: m.second.map(decode_param),
         }
     }
 

@@ -73,16 +73,19 @@ impl Limits {
         }
     }
 
-    /// Counts one request of `caller` to `endpoint`, or refuses it with 429.
+    /// Counts one request of `caller` to `endpoint`, whose per-second rate is `times`
+    /// the app's, or refuses it with 429.
     pub async fn check(
         &self,
         meta: &dyn MetaStore,
         caller: &Caller,
         endpoint: &str,
+        times: u32,
     ) -> Result<(), ApiError> {
-        let Some(limit) = caller.rate_limit else {
+        let Some(mut limit) = caller.rate_limit else {
             return Ok(());
         };
+        limit.per_second = limit.per_second.saturating_mul(times.max(1));
         let key = format!("{}|{}|{endpoint}", caller.app_id, caller.tenant_key);
         let now = self.now();
         let hit = match &self.shared {

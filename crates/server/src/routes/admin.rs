@@ -460,19 +460,21 @@ impl Kind for Documents {
     async fn get(state: &AppState, id: &str) -> StoreResult<Option<Self::Stored>> {
         state.meta.document(id).await
     }
-    /// A document that still holds media is not deleted from under them.
+    /// A document that still holds media is not deleted from under them. A drive file
+    /// goes with its bytes (a media of its own token), which nothing else holds.
     async fn delete(state: &AppState, id: &str) -> Result<bool, ApiError> {
-        let holding = state
-            .meta
-            .list_media()
-            .await?
-            .into_iter()
-            .filter(|m| m.document == id)
+        let held = state.meta.document_media(id).await?;
+        let holding = held
+            .iter()
+            .filter(|m| m.parent_type != feishu_media_store::ParentType::Explorer)
             .count();
         if holding > 0 {
             return Err(ApiError::params(format!(
                 "document {id:?} holds {holding} media: delete them first"
             )));
+        }
+        for m in held {
+            state.meta.delete_media(&m.file_token).await?;
         }
         Ok(state.meta.delete_document(id).await?)
     }

@@ -3,9 +3,11 @@
 //! of the endpoint table.
 
 mod admin;
+mod documents;
 mod download;
 mod health;
 pub mod json;
+mod oauth;
 mod tmp_url;
 mod tokens;
 mod upload;
@@ -80,6 +82,16 @@ impl Service<Request> for Dispatch {
                     axum(tmp_url::batch_get_tmp_download_url, req, s).await
                 }
                 Endpoint::TmpLink => media(download::tmp_link(&state, &req.into_parts().0).await),
+                Endpoint::DocxDocument => axum(documents::docx_document, req, s).await,
+                Endpoint::DocxBlocks => axum(documents::docx_blocks, req, s).await,
+                Endpoint::SheetValues => axum(documents::sheet_values, req, s).await,
+                Endpoint::BitableSearch => axum(documents::bitable_search, req, s).await,
+                Endpoint::FileDownload => {
+                    media(documents::file_download(&state, &req.into_parts().0).await)
+                }
+                Endpoint::OauthAuthorize => axum(oauth::authorize, req, s).await,
+                Endpoint::OauthToken => axum(oauth::token, req, s).await,
+                Endpoint::UserInfo => axum(oauth::user_info, req, s).await,
                 Endpoint::Metrics => axum(health::metrics, req, s).await,
                 Endpoint::OpenApi => axum(health::openapi, req, s).await,
                 Endpoint::Healthz => axum(health::healthz, req, s).await,

@@ -29,6 +29,9 @@ pub struct AppSpec {
     /// Absent: Feishu's default; `null`: no limits.
     #[serde(default, deserialize_with = "present")]
     pub rate_limit: Option<Option<RateLimit>>,
+    /// Where OAuth may send this app's codes.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +68,88 @@ pub struct DocumentSpec {
     pub members: Vec<MemberSpec>,
     #[serde(default)]
     pub advanced_permission: Option<bool>,
+    /// What `GET /open-apis/docx/v1/documents/{id}` answers as the title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// docx: the body, in order.
+    #[serde(default)]
+    pub blocks: Option<Vec<BlockSpec>>,
+    /// sheet: the sheets and their cells.
+    #[serde(default)]
+    pub sheets: Option<Vec<SheetSpec>>,
+    /// bitable: the tables, fields and records.
+    #[serde(default)]
+    pub tables: Option<Vec<TableSpec>>,
+    /// Drive files (`type` `file`): the name, type and bytes, as a media's.
+    #[serde(default)]
+    pub file_name: Option<String>,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub content_text: Option<String>,
+    #[serde(default)]
+    pub content_base64: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockSpec {
+    pub block_id: String,
+    /// `text`, `heading1`…`heading9`, `image` or `file`.
+    #[serde(rename = "type")]
+    pub block_type: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub file_token: Option<String>,
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SheetSpec {
+    pub sheet_id: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// A1 address → a string, a number, `{"attachment": token}` or `{"image": token}`.
+    #[serde(default)]
+    pub cells: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    pub table_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub fields: Vec<FieldSpec>,
+    #[serde(default)]
+    pub records: Vec<RecordSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    pub field_id: String,
+    pub name: String,
+    /// `text`, `number` or `attachment`.
+    #[serde(rename = "type")]
+    pub field_type: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    pub record_id: String,
+    /// Values by field name.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

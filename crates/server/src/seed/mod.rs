@@ -6,6 +6,7 @@
 //! description, keeping what the file cannot say (a media's dates while its bytes stay
 //! the same, a user token's issue time).
 
+pub mod content;
 pub mod manifest;
 
 pub use manifest::*;
@@ -52,6 +53,56 @@ enum Source {
     Bytes(Vec<u8>),
 }
 
+/// A media (or a drive file's bytes) checked and ready to write.
+struct Planned {
+    file_token: String,
+    document: String,
+    parent_type: ParentType,
+    parent_node: Option<String>,
+    file_name: String,
+    mime_type: String,
+    bitable: Option<BitableLocation>,
+    deleted: bool,
+    source: Source,
+}
+
+/// The one source of bytes among `path`, `content_text` and `content_base64` of the
+/// object at `at`.
+async fn source(
+    files: Option<&Path>,
+    at: String,
+    (path, text, b64): (&Option<String>, &Option<String>, &Option<String>),
+) -> Result<Source, SeedError> {
+    match (path, text, b64) {
+        (Some(path), None, None) => Ok(Source::File(
+            fixture(files, path, format!("{at}.path")).await?,
+        )),
+        (None, Some(text), None) => Ok(Source::Bytes(text.clone().into_bytes())),
+        (None, None, Some(b64)) => Ok(Source::Bytes(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| {
+                    SeedError::at(format!("{at}.content_base64"), format!("not base64: {e}"))
+                })?,
+        )),
+        _ => Err(SeedError::at(
+            at,
+            "give exactly one of path, content_text, content_base64",
+        )),
+    }
+}
+
+/// A file token as Feishu's look: 1 to 64 letters and digits.
+fn token_shape(path: String, token: &str) -> Result<(), SeedError> {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_alphanumeric()) || token.len() > 64 {
+        return Err(SeedError::at(
+            path,
+            "a file token is 1 to 64 letters and digits, like Feishu's",
+        ));
+    }
+    Ok(())
+}
+
 /// The file `path` names inside `files`, which it must not leave.
 async fn fixture(files: Option<&Path>, path: &str, at: String) -> Result<PathBuf, SeedError> {
     let Some(dir) = files else {
@@ -83,7 +134,7 @@ async fn fixture(files: Option<&Path>, path: &str, at: String) -> Result<PathBuf
     Ok(full)
 }
 
-fn non_empty(path: String, value: &str) -> Result<(), SeedError> {
+pub(crate) fn non_empty(path: String, value: &str) -> Result<(), SeedError> {
     if value.is_empty() {
         Err(SeedError::at(path, "must not be empty"))
     } else {
@@ -91,7 +142,7 @@ fn non_empty(path: String, value: &str) -> Result<(), SeedError> {
     }
 }
 
-fn unique<'a>(
+pub(crate) fn unique<'a>(
     seen: &mut HashSet<&'a str>,
     path: String,
     id: &'a str,
@@ -131,6 +182,14 @@ pub async fn apply(
                 p("rate_limit"),
                 "limits must be at least 1 (null switches them off)",
             ));
+        }
+        for (j, uri) in a.redirect_uris.iter().enumerate() {
+            if !(uri.starts_with("http://") || uri.starts_with("https://")) || uri.contains('#') {
+                return Err(SeedError::at(
+                    format!("apps[{i}].redirect_uris[{j}]"),
+                    "an absolute http:// or https:// URL without a fragment",
+                ));
+            }
         }
         if apps.insert(&a.app_id, a).is_some() {
             return Err(SeedError::at(
@@ -226,7 +285,25 @@ pub async fn apply(
         });
     }
 
+    // Where every media the documents' content names lives: this file's media, then
+    // the stored ones.
+    let mut homes: content::MediaHomes = m
+        .media
+        .iter()
+        .map(|md| (md.file_token.clone(), md.document.clone()))
+        .collect();
+    for d in &m.documents {
+        for token in content::named_tokens(d) {
+            if !homes.contains_key(&token)
+                && let Some(stored) = state.meta.media(&token).await.map_err(internal)?
+            {
+                homes.insert(token, stored.document);
+            }
+        }
+    }
+
     let mut doc_types: HashMap<&str, DocType> = HashMap::new();
+    let mut planned = Vec::new();
     for (i, d) in m.documents.iter().enumerate() {
         let p = |k: &str| format!("documents[{i}].{k}");
         non_empty(p("token"), &d.token)?;
@@ -234,9 +311,56 @@ pub async fn apply(
         let doc_type = DocType::parse(&d.doc_type).ok_or_else(|| {
             SeedError::at(
                 p("type"),
-                format!("{:?} is not one of docx, doc, sheet, bitable", d.doc_type),
+                format!(
+                    "{:?} is not one of docx, doc, sheet, bitable, file",
+                    d.doc_type
+                ),
             )
         })?;
+        let content = content::content(i, d, doc_type, &homes)?;
+        let bytes = [&d.path, &d.content_text, &d.content_base64]
+            .iter()
+            .any(|s| s.is_some());
+        if doc_type == DocType::File {
+            let file_name = d
+                .file_name
+                .clone()
+                .ok_or_else(|| SeedError::at(p("file_name"), "required for a drive file"))?;
+            non_empty(p("file_name"), &file_name)?;
+            token_shape(p("token"), &d.token)?;
+            let stored = state.meta.media(&d.token).await.map_err(internal)?;
+            if stored.is_some_and(|old| old.parent_type != ParentType::Explorer) {
+                return Err(SeedError::at(
+                    p("token"),
+                    format!("{:?} is a media's token", d.token),
+                ));
+            }
+            let source = source(
+                files,
+                format!("documents[{i}]"),
+                (&d.path, &d.content_text, &d.content_base64),
+            )
+            .await?;
+            planned.push(Planned {
+                file_token: d.token.clone(),
+                document: d.token.clone(),
+                parent_type: ParentType::Explorer,
+                parent_node: None,
+                mime_type: d
+                    .mime_type
+                    .clone()
+                    .unwrap_or_else(|| guess_mime(&file_name)),
+                file_name,
+                bitable: None,
+                deleted: false,
+                source,
+            });
+        } else if bytes || d.file_name.is_some() || d.mime_type.is_some() {
+            return Err(SeedError::at(
+                format!("documents[{i}]"),
+                "only a drive file (type file) has file_name, mime_type and bytes",
+            ));
+        }
         if doc_types.insert(&d.token, doc_type).is_some() {
             return Err(SeedError::at(
                 p("token"),
@@ -273,21 +397,28 @@ pub async fn apply(
             owner,
             advanced_permission,
             members,
+            content,
         });
     }
 
-    let mut seen = HashSet::new();
-    let mut sources = Vec::with_capacity(m.media.len());
+    let files_tokens: Vec<String> = planned.iter().map(|f| f.file_token.clone()).collect();
+    let mut seen: HashSet<&str> = files_tokens.iter().map(String::as_str).collect();
     for (i, md) in m.media.iter().enumerate() {
         let p = |k: &str| format!("media[{i}].{k}");
-        non_empty(p("file_token"), &md.file_token)?;
-        if !md.file_token.bytes().all(|b| b.is_ascii_alphanumeric()) || md.file_token.len() > 64 {
+        token_shape(p("file_token"), &md.file_token)?;
+        unique(
+            &mut seen,
+            p("file_token"),
+            &md.file_token,
+            "media or drive file",
+        )?;
+        let stored = state.meta.media(&md.file_token).await.map_err(internal)?;
+        if stored.is_some_and(|old| old.parent_type == ParentType::Explorer) {
             return Err(SeedError::at(
                 p("file_token"),
-                "a file token is 1 to 64 letters and digits, like Feishu's",
+                format!("{:?} is a drive file's token", md.file_token),
             ));
         }
-        unique(&mut seen, p("file_token"), &md.file_token, "media")?;
         let doc_type = match doc_types.get(md.document.as_str()) {
             Some(t) => *t,
             None => state
@@ -300,7 +431,7 @@ pub async fn apply(
                     SeedError::at(p("document"), format!("no document {:?}", md.document))
                 })?,
         };
-        let parent_type = ParentType::parse(&md.parent_type);
+        let parent_type = ParentType::parse(&md.parent_type).filter(|p| p.is_media());
         let parent = parent_type.and_then(ParentType::doc_type).ok_or_else(|| {
             SeedError::at(
                 p("parent_type"),
@@ -337,27 +468,31 @@ pub async fn apply(
             }
             _ => {}
         }
-        let source = match (&md.path, &md.content_text, &md.content_base64) {
-            (Some(path), None, None) => Source::File(fixture(files, path, p("path")).await?),
-            (None, Some(text), None) => Source::Bytes(text.clone().into_bytes()),
-            (None, None, Some(b64)) => Source::Bytes(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .map_err(|e| SeedError::at(p("content_base64"), format!("not base64: {e}")))?,
-            ),
-            _ => {
-                return Err(SeedError::at(
-                    format!("media[{i}]"),
-                    "give exactly one of path, content_text, content_base64",
-                ));
-            }
-        };
-        sources.push(source);
+        let source = source(
+            files,
+            format!("media[{i}]"),
+            (&md.path, &md.content_text, &md.content_base64),
+        )
+        .await?;
+        planned.push(Planned {
+            file_token: md.file_token.clone(),
+            document: md.document.clone(),
+            parent_type: parent_type.expect("checked above"),
+            parent_node: md.parent_node.clone(),
+            file_name: md.file_name.clone(),
+            mime_type: md
+                .mime_type
+                .clone()
+                .unwrap_or_else(|| guess_mime(&md.file_name)),
+            bitable: md.bitable.clone(),
+            deleted: md.deleted.unwrap_or(false),
+            source,
+        });
     }
 
     // Everything is valid: write the bytes, then all metadata at once.
-    for (md, source) in m.media.iter().zip(sources) {
-        let info = match source {
+    for md in planned {
+        let info = match md.source {
             Source::File(path) => {
                 let mut f = tokio::fs::File::open(&path).await.map_err(|e| {
                     SeedError::at("$", format!("cannot read {}: {e}", path.display()))
@@ -374,20 +509,17 @@ pub async fn apply(
             _ => now,
         };
         batch.media.push(Media {
-            file_token: md.file_token.clone(),
-            document: md.document.clone(),
-            parent_type: ParentType::parse(&md.parent_type).expect("checked above"),
-            parent_node: md.parent_node.clone(),
-            file_name: md.file_name.clone(),
-            mime_type: md
-                .mime_type
-                .clone()
-                .unwrap_or_else(|| guess_mime(&md.file_name)),
+            file_token: md.file_token,
+            document: md.document,
+            parent_type: md.parent_type,
+            parent_node: md.parent_node,
+            file_name: md.file_name,
+            mime_type: md.mime_type,
             size: info.size,
             digest: info.digest,
-            bitable: md.bitable.clone(),
+            bitable: md.bitable,
             uploader: None,
-            deleted: md.deleted.unwrap_or(false),
+            deleted: md.deleted,
             created_at_ms,
             modified_at_ms,
         });
@@ -401,6 +533,7 @@ pub async fn apply(
             tenant_key: a.tenant_key.clone(),
             scopes: a.scopes.clone(),
             rate_limit: a.rate_limit.unwrap_or(Some(RateLimit::default())),
+            redirect_uris: a.redirect_uris.clone(),
         })
         .collect();
     batch.users = m

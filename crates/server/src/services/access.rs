@@ -7,7 +7,7 @@ use crate::state::AppState;
 use feishu_media_proto::ErrorCode;
 use feishu_media_proto::envelope::PermissionViolation;
 use feishu_media_proto::extra::Extra;
-use feishu_media_store::{DocType, Media, Role};
+use feishu_media_store::{DocType, Media, ParentType, Role};
 
 /// The media `file_token`, if `caller` may download it with this `extra`.
 pub async fn readable_media(
@@ -20,6 +20,8 @@ pub async fn readable_media(
         .meta
         .media(file_token)
         .await?
+        // A drive file's bytes are downloaded as a file, never as a media [ours].
+        .filter(|m| m.parent_type != ParentType::Explorer)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
     if media.deleted {
         return Err(ApiError::new(ErrorCode::Deleted));

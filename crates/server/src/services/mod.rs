@@ -2,6 +2,7 @@
 //! and returns a domain result or an [`ApiError`](crate::ApiError).
 //!
 //! - [`access`]: who may read which media (existence, tenant, document role, `extra`).
+//! - [`documents`]: who may read a document, and each kind's content as listed.
 //! - [`media`]: the answer to a permitted download (validators, Range, the body).
 //! - [`uploads`] and [`form`]: upload targets and permissions, the four upload calls,
 //!   and multipart bodies read as a stream.
@@ -12,9 +13,11 @@
 
 pub mod access;
 pub mod admin;
+pub mod documents;
 pub mod form;
 pub mod links;
 pub mod media;
+pub mod oauth;
 pub mod sweep;
 pub mod tokens;
 pub mod uploads;

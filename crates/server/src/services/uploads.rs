@@ -49,6 +49,7 @@ pub async fn resolve_target(
     extra: Option<&str>,
 ) -> Result<Target, ApiError> {
     let parent_type = ParentType::parse(parent_type)
+        .filter(|p| p.is_media())
         .ok_or_else(|| ApiError::params(format!("unknown parent_type {parent_type:?}")))?;
     let node = parent_node.map(str::to_owned);
     let Some(doc_type) = parent_type.doc_type() else {

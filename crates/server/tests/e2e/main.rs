@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod bodies;
+mod documents;
 mod download;
 mod expiry;
 mod faults;
@@ -11,6 +12,7 @@ mod front;
 mod gateway;
 mod hostile;
 mod limits;
+mod oauth;
 mod observability;
 mod principals;
 mod ranges;

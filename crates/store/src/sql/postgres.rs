@@ -30,8 +30,14 @@ const PAYLOAD_MAX: usize = 7000;
 /// answers `500 1061001` within this, rather than hanging).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/postgres/0001_init.sql")),
+    (
+        2,
+        "content_and_grants",
+        include_str!("migrations/postgres/0002_content_and_grants.sql"),
+    ),
+];
 
 pub struct PostgresMeta {
     pool: PgPool,

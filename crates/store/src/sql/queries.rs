@@ -14,11 +14,11 @@
 
 /// Upserts, by primary key, written out once for both engines.
 pub(crate) const UPSERT_APP: &str =
-    "INSERT INTO apps (app_id, app_secret, tenant_key, scopes, rate_limit)
-     VALUES ($1, $2, $3, $4, $5)
+    "INSERT INTO apps (app_id, app_secret, tenant_key, scopes, rate_limit, redirect_uris)
+     VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (app_id) DO UPDATE SET app_secret = excluded.app_secret,
        tenant_key = excluded.tenant_key, scopes = excluded.scopes,
-       rate_limit = excluded.rate_limit";
+       rate_limit = excluded.rate_limit, redirect_uris = excluded.redirect_uris";
 
 pub(crate) const UPSERT_USER: &str =
     "INSERT INTO users (user_id, tenant_key, name) VALUES ($1, $2, $3)
@@ -33,11 +33,24 @@ pub(crate) const UPSERT_TOKEN: &str = "INSERT INTO tokens
        expires_at_ms = excluded.expires_at_ms";
 
 pub(crate) const UPSERT_DOCUMENT: &str = "INSERT INTO documents
-       (token, doc_type, tenant_key, owner, advanced_permission, members)
-     VALUES ($1, $2, $3, $4, $5, $6)
+       (token, doc_type, tenant_key, owner, advanced_permission, members, content)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (token) DO UPDATE SET doc_type = excluded.doc_type,
        tenant_key = excluded.tenant_key, owner = excluded.owner,
-       advanced_permission = excluded.advanced_permission, members = excluded.members";
+       advanced_permission = excluded.advanced_permission, members = excluded.members,
+       content = excluded.content";
+
+pub(crate) const UPSERT_GRANT: &str = "INSERT INTO grants
+       (hash, kind, app_id, tenant_key, user_id, scopes, redirect_uri, code_challenge,
+        challenge_method, issued_at_ms, expires_at_ms, used_at_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (hash) DO UPDATE SET kind = excluded.kind, app_id = excluded.app_id,
+       tenant_key = excluded.tenant_key, user_id = excluded.user_id,
+       scopes = excluded.scopes, redirect_uri = excluded.redirect_uri,
+       code_challenge = excluded.code_challenge,
+       challenge_method = excluded.challenge_method,
+       issued_at_ms = excluded.issued_at_ms, expires_at_ms = excluded.expires_at_ms,
+       used_at_ms = excluded.used_at_ms";
 
 pub(crate) const UPSERT_MEDIA: &str = "INSERT INTO media
        (file_token, document, parent_type, parent_node, file_name, mime_type, size,
@@ -89,6 +102,7 @@ macro_rules! sql_meta_store {
                 .bind(d.owner.as_ref().map(|o| o.to_string()))
                 .bind(d.advanced_permission)
                 .bind(json(&d.members)?)
+                .bind(json(&d.content)?)
                 .execute(conn)
                 .await?;
             Ok(())
@@ -121,6 +135,7 @@ macro_rules! sql_meta_store {
                 &self,
                 delete: &'static str,
                 delete_tokens: &'static str,
+                delete_grants: &'static str,
                 who: Principal,
                 change: Change,
             ) -> StoreResult<bool> {
@@ -137,10 +152,9 @@ macro_rules! sql_meta_store {
                     .await?
                     .rows_affected()
                     > 0;
-                sqlx::query(delete_tokens)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
+                for sql in [delete_tokens, delete_grants] {
+                    sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
+                }
                 let rows = sqlx::query("SELECT * FROM documents")
                     .fetch_all(&mut *tx)
                     .await?;
@@ -216,6 +230,7 @@ macro_rules! sql_meta_store {
                         .bind(&a.tenant_key)
                         .bind(json(&a.scopes)?)
                         .bind(a.rate_limit.as_ref().map(json).transpose()?)
+                        .bind(json(&a.redirect_uris)?)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -325,6 +340,65 @@ macro_rules! sql_meta_store {
                 row.as_ref().map(media_row).transpose()
             }
 
+            async fn document_media(&self, document: &str) -> StoreResult<Vec<Media>> {
+                if !storable(document) {
+                    return Ok(Vec::new());
+                }
+                let rows = sqlx::query(
+                    "SELECT * FROM media WHERE document = $1
+                     ORDER BY created_at_ms, file_token",
+                )
+                .bind(document)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(media_row).collect()
+            }
+
+            async fn put_grant(&self, g: &Grant) -> StoreResult<()> {
+                sqlx::query(UPSERT_GRANT)
+                    .bind(&g.hash)
+                    .bind(g.kind.as_str())
+                    .bind(&g.app_id)
+                    .bind(&g.tenant_key)
+                    .bind(&g.user_id)
+                    .bind(json(&g.scopes)?)
+                    .bind(&g.redirect_uri)
+                    .bind(&g.code_challenge)
+                    .bind(&g.challenge_method)
+                    .bind(g.issued_at_ms)
+                    .bind(g.expires_at_ms)
+                    .bind(g.used_at_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn spend_grant(&self, hash: &str, now_ms: i64) -> StoreResult<Option<Grant>> {
+                if !storable(hash) {
+                    return Ok(None);
+                }
+                // One statement marks it spent, so of two racing calls one wins; the
+                // row it returns is the grant before (its used_at_ms was NULL).
+                let spent = sqlx::query(
+                    "UPDATE grants SET used_at_ms = $2
+                     WHERE hash = $1 AND used_at_ms IS NULL RETURNING *",
+                )
+                .bind(hash)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(row) = spent {
+                    let mut g = grant_row(&row)?;
+                    g.used_at_ms = None;
+                    return Ok(Some(g));
+                }
+                let row = sqlx::query("SELECT * FROM grants WHERE hash = $1")
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(grant_row).transpose()
+            }
+
             async fn purge_expired_tokens(&self, before_ms: i64) -> StoreResult<u64> {
                 let mut tx = self.pool.begin().await?;
                 let n = sqlx::query(
@@ -334,11 +408,16 @@ macro_rules! sql_meta_store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+                let grants = sqlx::query("DELETE FROM grants WHERE expires_at_ms < $1")
+                    .bind(before_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if n > 0 {
                     Self::announce(&mut tx, &[Change::AllTokens]).await?;
                 }
                 tx.commit().await?;
-                Ok(n)
+                Ok(n + grants)
             }
 
             async fn page_media(&self, page: PageRequest) -> StoreResult<Page<Media>> {
@@ -487,6 +566,7 @@ macro_rules! sql_meta_store {
                 self.delete_principal(
                     "DELETE FROM apps WHERE app_id = $1",
                     "DELETE FROM tokens WHERE app_id = $1",
+                    "DELETE FROM grants WHERE app_id = $1",
                     Principal::App(app_id.to_owned()),
                     Change::App(app_id.to_owned()),
                 )
@@ -497,6 +577,7 @@ macro_rules! sql_meta_store {
                 self.delete_principal(
                     "DELETE FROM users WHERE user_id = $1",
                     "DELETE FROM tokens WHERE user_id = $1",
+                    "DELETE FROM grants WHERE user_id = $1",
                     Principal::User(user_id.to_owned()),
                     Change::User(user_id.to_owned()),
                 )
@@ -539,6 +620,7 @@ macro_rules! sql_meta_store {
                     "DELETE FROM documents",
                     "DELETE FROM media",
                     "DELETE FROM uploads",
+                    "DELETE FROM grants",
                     "DELETE FROM day_counts",
                 ] {
                     sqlx::query(sql).execute(&mut *tx).await?;

@@ -11,6 +11,7 @@ pub(crate) trait Cols {
     fn text(&self, col: &str) -> StoreResult<String>;
     fn opt_text(&self, col: &str) -> StoreResult<Option<String>>;
     fn int(&self, col: &str) -> StoreResult<i64>;
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>>;
     fn flag(&self, col: &str) -> StoreResult<bool>;
 }
 
@@ -24,6 +25,9 @@ macro_rules! cols_for {
                 Ok(sqlx::Row::try_get(self, col)?)
             }
             fn int(&self, col: &str) -> StoreResult<i64> {
+                Ok(sqlx::Row::try_get(self, col)?)
+            }
+            fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
                 Ok(sqlx::Row::try_get(self, col)?)
             }
             fn flag(&self, col: &str) -> StoreResult<bool> {
@@ -96,6 +100,7 @@ pub(crate) fn app_row(r: &impl Cols) -> StoreResult<App> {
         tenant_key: r.text("tenant_key")?,
         scopes: from_json(&r.text("scopes")?)?,
         rate_limit: opt_json(r.opt_text("rate_limit")?)?,
+        redirect_uris: from_json(&r.text("redirect_uris")?)?,
     })
 }
 
@@ -132,6 +137,26 @@ pub(crate) fn document_row(r: &impl Cols) -> StoreResult<Document> {
         owner: r.opt_text("owner")?.map(principal).transpose()?,
         advanced_permission: r.flag("advanced_permission")?,
         members: from_json(&r.text("members")?)?,
+        content: from_json(&r.text("content")?)?,
+    })
+}
+
+pub(crate) fn grant_row(r: &impl Cols) -> StoreResult<Grant> {
+    let kind = r.text("kind")?;
+    Ok(Grant {
+        hash: r.text("hash")?,
+        kind: GrantKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("grant kind {kind:?}")))?,
+        app_id: r.text("app_id")?,
+        tenant_key: r.text("tenant_key")?,
+        user_id: r.text("user_id")?,
+        scopes: from_json(&r.text("scopes")?)?,
+        redirect_uri: r.opt_text("redirect_uri")?,
+        code_challenge: r.opt_text("code_challenge")?,
+        challenge_method: r.opt_text("challenge_method")?,
+        issued_at_ms: r.int("issued_at_ms")?,
+        expires_at_ms: r.int("expires_at_ms")?,
+        used_at_ms: r.opt_int("used_at_ms")?,
     })
 }
 

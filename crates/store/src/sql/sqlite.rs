@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "finished_uploads",
         include_str!("migrations/sqlite/0005_finished_uploads.sql"),
     ),
+    (
+        6,
+        "content_and_grants",
+        include_str!("migrations/sqlite/0006_content_and_grants.sql"),
+    ),
 ];
 
 pub struct SqliteMeta {
