@@ -57,6 +57,27 @@ status=0
 python/.venv/bin/python python/check.py "$base" "$here/fixtures" || status=1
 node node/check.js "$base" "$here/fixtures" || status=1
 CHROMIUM=$(command -v "${CHROMIUM:-chromium}") node browser/check.js "$base" "$here/fixtures" || status=1
+# A user's "export this document with its images" script, against the demo world: the
+# files it writes are the demo's media, byte for byte.
+"$bin" serve --memory --demo --listen 127.0.0.1:0 >"$work/demo-stdout" 2>"$work/demo-stderr" &
+demo_pid=$!
+demo=
+for _ in $(seq 1 100); do
+  demo=$(sed -n 's/^feishu-media listening on \(http:[^ ]*\).*/\1/p' "$work/demo-stdout")
+  [ -n "$demo" ] && break
+  sleep 0.1
+done
+if python/.venv/bin/python export/export_docx.py "$demo" cli_demo demo-secret doxcnDemo "$work/export" \
+  && curl -sS -H "Authorization: Bearer u-demo-alice" "$demo/open-apis/drive/v1/medias/boxcnDemoImage/download" -o "$work/image" \
+  && cmp -s "$work/image" "$work/export/架构图.png" \
+  && grep -q "Hello from feishu-media" "$work/export/notes.txt" \
+  && grep -q '"block_id": "blkDemo"' "$work/export/index.json"; then
+  echo "ok   export: the demo docx with its image and file, byte for byte"
+else
+  echo "FAIL export: the demo docx"; ls -la "$work/export" || true; status=1
+fi
+kill "$demo_pid" 2>/dev/null; wait "$demo_pid" 2>/dev/null || true
+
 # schemathesis against /openapi.json, as the compat app: no server error, and every
 # answer's status, content type, headers and body as the document describes them.
 token=$(curl -sS -X POST "$base/open-apis/auth/v3/tenant_access_token/internal" \

@@ -121,6 +121,57 @@ async function main() {
   const link = tmp.data.tmp_download_urls.find((u) => u.file_token === up2.file_token).tmp_download_url;
   const res = await fetch(link, { headers: { Range: 'bytes=0-99' } });
   check('temporary link honours Range', res.status === 206 && Buffer.from(await res.arrayBuffer()).equals(large.subarray(0, 100)), String(res.status));
+  // Documents: list first, download second. listWithIterator follows page_token itself.
+  const doc = await client.docx.v1.document.get({ path: { document_id: 'doxcnCompat' } });
+  check('docx document', doc.code === 0 && doc.data.document.title === '兼容性文档', JSON.stringify(doc));
+  const blocks = [];
+  let pages = 0;
+  for await (const page of await client.docx.v1.documentBlock.listWithIterator({
+    path: { document_id: 'doxcnCompat' },
+    params: { page_size: 2 },
+  })) {
+    pages += 1;
+    blocks.push(...(page.items || []));
+  }
+  check('docx blocks across pages', pages >= 3 && blocks[0].block_type === 1, `${pages} pages`);
+  const imageBlocks = blocks.filter((b) => b.block_type === 27);
+  check('image blocks carry tokens', imageBlocks.length >= 2 && imageBlocks[0].image.token === 'boxcnCompatImage');
+  for (const b of imageBlocks) {
+    const got = await collect((await client.drive.media.download({ path: { file_token: b.image.token } })).getReadableStream());
+    check(`image block ${b.block_id} downloads`, got.length > 0 && got.subarray(0, 8).equals(image.subarray(0, 8)));
+  }
+
+  const found = await client.bitable.v1.appTableRecord.search({
+    path: { app_token: 'bascnCompat', table_id: 'tblCompat' },
+    params: { page_size: 500 },
+    data: { filter: { conjunction: 'and', conditions: [{ field_name: '附件', operator: 'isNotEmpty', value: [] }] } },
+  });
+  check('bitable search with a filter', found.code === 0 && found.data.total === 2, JSON.stringify(found));
+  for (const rec of found.data.items) {
+    for (const att of rec.fields['附件'] || []) {
+      const u = new URL(att.url);
+      const res = await client.drive.media.download({
+        path: { file_token: att.file_token },
+        params: { extra: u.searchParams.get('extra') },
+      });
+      const got = await collect(res.getReadableStream());
+      check(`${att.file_token} through its url's extra`, got.length === att.size, `${got.length} vs ${att.size}`);
+      const t = new URL(att.tmp_url);
+      const links = await client.drive.media.batchGetTmpDownloadUrl({
+        params: { file_tokens: t.searchParams.getAll('file_tokens'), extra: t.searchParams.get('extra') },
+      });
+      const fetched = await fetch(links.data.tmp_download_urls[0].tmp_download_url);
+      check(`${att.file_token} through its tmp_url`, Buffer.from(await fetched.arrayBuffer()).length === att.size);
+    }
+  }
+
+  const drive = await client.drive.v1.file.download({ path: { file_token: 'boxcnCompatDrive' } });
+  check('drive file download', (await collect(drive.getReadableStream())).equals(large));
+  const driveRange = await client.drive.v1.file.download(
+    { path: { file_token: 'boxcnCompatDrive' } },
+    { headers: { Range: 'bytes=0-99' } },
+  );
+  check('drive file by range', (await collect(driveRange.getReadableStream())).equals(large.subarray(0, 100)));
 }
 
 main()

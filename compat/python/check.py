@@ -183,5 +183,94 @@ r = client.drive.v1.media.batch_get_tmp_download_url(
 )
 check("temporary link for a bitable with extra", r.success(), f"code={r.code} msg={r.msg}")
 
+# --- documents: list first, download second, as integrations do ---------------------------
+import urllib.parse
+
+from lark_oapi.api.bitable.v1 import SearchAppTableRecordRequest, SearchAppTableRecordRequestBody
+from lark_oapi.api.docx.v1 import GetDocumentRequest, ListDocumentBlockRequest
+from lark_oapi.api.drive.v1 import DownloadFileRequest
+
+r = client.docx.v1.document.get(GetDocumentRequest.builder().document_id("doxcnCompat").build())
+check("docx document", r.success() and r.data.document.title == "兼容性文档", f"code={r.code} msg={r.msg}")
+
+blocks, page_token, pages = [], None, 0
+while True:
+    b = ListDocumentBlockRequest.builder().document_id("doxcnCompat").page_size(2)
+    if page_token:
+        b = b.page_token(page_token)
+    r = client.docx.v1.document_block.list(b.build())
+    if not r.success():
+        check("docx blocks page", False, f"code={r.code} msg={r.msg}")
+        break
+    pages += 1
+    blocks += r.data.items
+    if not r.data.has_more:
+        break
+    page_token = r.data.page_token
+check("docx blocks across pages", pages >= 3 and blocks[0].block_type == 1, f"{pages} pages")
+ids = [b.block_id for b in blocks]
+check("declared blocks in order", ids[:5] == ["doxcnCompat", "blkCompatH1", "blkCompatImg", "blkCompatText", "blkCompatFile"], repr(ids))
+images = [b for b in blocks if b.block_type == 27]
+check("image blocks carry tokens", len(images) >= 2 and images[0].image.token == "boxcnCompatImage", repr([i.image.token for i in images]))
+for blk in images:
+    r = download(blk.image.token)
+    check(f"image block {blk.block_id} downloads", r.success() and r.file.read()[:8] == image[:8] and r.file_name, f"code={r.code}")
+files = [b for b in blocks if b.block_type == 23]
+check("file block names its media", files and files[0].file.token == "boxcnCompatLarge" and files[0].file.name == "large.bin")
+r = download(files[0].file.token)
+check("file block media downloads identical", r.success() and r.file.read() == large and r.file_name == "large.bin")
+
+# Bitable records: each attachment through its url (with the extra it carries) and its
+# tmp_url, by the SDK and by plain HTTP with the SDK's own tenant token.
+body = SearchAppTableRecordRequestBody.builder().build()
+r = client.bitable.v1.app_table_record.search(
+    SearchAppTableRecordRequest.builder().app_token("bascnCompat").table_id("tblCompat").page_size(1).request_body(body).build()
+)
+check("bitable search page 1", r.success() and r.data.has_more and r.data.total == 2, f"code={r.code} msg={r.msg}")
+records = list(r.data.items) if r.success() else []
+if r.success():
+    r2 = client.bitable.v1.app_table_record.search(
+        SearchAppTableRecordRequest.builder().app_token("bascnCompat").table_id("tblCompat")
+        .page_size(1).page_token(r.data.page_token).request_body(body).build()
+    )
+    check("bitable search page 2", r2.success() and not r2.data.has_more, f"code={r2.code}")
+    records += r2.data.items if r2.success() else []
+check("bitable records", [x.record_id for x in records] == ["recCompat", "recCompat2"], repr([x.record_id for x in records]))
+tenant = json.load(urllib.request.urlopen(urllib.request.Request(
+    f"{base}/open-apis/auth/v3/tenant_access_token/internal", method="POST",
+    data=json.dumps({"app_id": "cli_compat", "app_secret": "compat-secret"}).encode(),
+    headers={"Content-Type": "application/json"})))["tenant_access_token"]
+want = {"boxcnCompatBitable": b"a,b\n1,2\n", "boxcnCompatBitable2": image}
+for rec in records:
+    for att in rec.fields.get("附件", []):
+        token = att["file_token"]
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(att["url"]).query)
+        r = download(token, extra=q["extra"][0])
+        check(f"{token} through url's extra (SDK)", r.success() and r.file.read() == want[token] and r.file_name == att["name"], f"code={r.code}")
+        raw = urllib.request.urlopen(urllib.request.Request(att["url"], headers={"Authorization": f"Bearer {tenant}"})).read()
+        check(f"{token} through url (HTTP)", raw == want[token])
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(att["tmp_url"]).query)
+        r = client.drive.v1.media.batch_get_tmp_download_url(
+            BatchGetTmpDownloadUrlMediaRequest.builder().file_tokens(q["file_tokens"]).extra(q["extra"][0]).build()
+        )
+        ok = r.success() and urllib.request.urlopen(r.data.tmp_download_urls[0].tmp_download_url).read() == want[token]
+        check(f"{token} through tmp_url", ok, f"code={r.code} msg={r.msg}")
+
+# A drive file: whole, and by range.
+r = client.drive.v1.file.download(DownloadFileRequest.builder().file_token("boxcnCompatDrive").build())
+check("drive file download", r.success() and r.file.read() == large and r.file_name == "合同.bin", f"code={r.code} {r.file_name!r}")
+opt = lark.RequestOption.builder().headers({"Range": "bytes=100-199"}).build()
+r = client.drive.v1.file.download(DownloadFileRequest.builder().file_token("boxcnCompatDrive").build(), opt)
+check("drive file by range", r.raw.status_code == 206 and r.file.read() == large[100:200], str(r.raw.status_code))
+
+# Sheets by plain HTTP (the SDK has no v2 call).
+got = json.load(urllib.request.urlopen(urllib.request.Request(
+    f"{base}/open-apis/sheets/v2/spreadsheets/shtcnCompat/values_batch_get?ranges=shtCompat1!A1:B2",
+    headers={"Authorization": f"Bearer {tenant}"})))
+cell = got["data"]["valueRanges"][0]["values"][1][1]
+check("sheet attachment cell", cell.get("type") == "attachment" and cell.get("fileToken") == "boxcnCompatSheetFile", repr(cell))
+r = download(cell["fileToken"])
+check("sheet attachment downloads", r.success() and r.file.read() == b"sheet attachment")
+
 print(f"python lark-oapi: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -115,7 +115,7 @@ fn the_demo_curl_lines_work_as_printed() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     for line in lines.by_ref() {
         let line = line.unwrap();
-        let done = line.starts_with("curl -sS -H \"Authorization: Bearer $TOKEN\" '");
+        let done = line.starts_with("#     -d '");
         printed.push_str(&line);
         printed.push('\n');
         if done {
@@ -134,8 +134,6 @@ fn the_demo_curl_lines_work_as_printed() {
         .args(["-euc", &script])
         .output()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -147,6 +145,63 @@ fn the_demo_curl_lines_work_as_printed() {
     assert!(stdout.contains("quarter,revenue"), "{stdout}");
     let png = std::fs::read(dir.path().join("架构图.png")).expect("saved under the Chinese name");
     assert!(png.starts_with(b"\x89PNG"));
+    // The listings hand out the media tokens.
+    assert!(
+        stdout.contains(r#""block_type":27"#) && stdout.contains(r#""token":"boxcnDemoImage""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#""fileToken":"boxcnDemoCell""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#""file_token":"boxcnDemoSheet""#) && stdout.contains("&extra="),
+        "{stdout}"
+    );
+    let file = std::fs::read_to_string(dir.path().join("合同.txt")).expect("the drive file");
+    assert!(file.contains("A drive file"));
+
+    // The OAuth lines, as a tester follows them without a browser: the printed URL
+    // with &user_id=, then the printed exchange with the code it redirected with.
+    let url = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("#   http"))
+        .map(|rest| format!("http{rest}&user_id=ou_alice"))
+        .expect("the authorize URL");
+    let head = curl(&["-sS", "-o", "/dev/null", "-D", "-", &url]);
+    let head = String::from_utf8_lossy(&head.stdout).into_owned();
+    let location = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(": ")?;
+            name.eq_ignore_ascii_case("location").then_some(value)
+        })
+        .unwrap_or_else(|| panic!("a redirect: {head}"));
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let exchange: String = printed
+        .lines()
+        .skip_while(|l| !l.starts_with("#   curl"))
+        .map(|l| l.trim_start_matches('#').trim_start())
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("CODE", code);
+    let out = Command::new("bash")
+        .args(["-euc", &exchange])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.contains(r#""access_token":"u-"#) && answer.contains("refresh_token"),
+        "{answer}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]
@@ -494,7 +549,16 @@ fn admin_commands_steer_a_running_server() {
 
     let out = admin_cli(&server.base, "adm-cli", &["--json", "list", "media"]);
     let media: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(media.as_array().unwrap().len(), 3);
+    // Four media, and the drive file's bytes (parent type `explorer`).
+    let media = media.as_array().unwrap();
+    assert_eq!(media.len(), 5);
+    assert_eq!(
+        media
+            .iter()
+            .filter(|m| m["parent_type"] == "explorer")
+            .count(),
+        1
+    );
 
     // Soft delete through the CLI; the download then answers 1061007.
     let out = admin_cli(&server.base, "adm-cli", &["soft-delete", "boxcnDemoText"]);
@@ -522,7 +586,7 @@ fn admin_commands_steer_a_running_server() {
     let out = admin_cli(&server.base, "adm-cli", &["requests", "--limit", "3"]);
     assert!(text(&out).contains("/_admin/v1/faults"), "{}", text(&out));
     let out = admin_cli(&server.base, "adm-cli", &["reset"]);
-    assert!(text(&out).contains("media: 3"), "{}", text(&out));
+    assert!(text(&out).contains("media: 5"), "{}", text(&out));
     let body = curl(&["-sS", "-H", "Authorization: Bearer u-demo-alice", &dl]);
     assert!(
         String::from_utf8_lossy(&body.stdout).starts_with("Hello"),

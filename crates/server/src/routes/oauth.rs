@@ -15,6 +15,9 @@ use feishu_media_proto::oauth::ErrorAnswer;
 use feishu_media_store::{Principal, User};
 use serde_json::json;
 
+/// At most this many users on the consent page.
+const PAGE_USERS: usize = 200;
+
 /// The consent page may show inline styles, and nothing else runs or loads.
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'";
 
@@ -163,12 +166,14 @@ async fn authorize_inner(state: &AppState, parts: &Parts) -> Result<Response, Re
         challenge_method: method.map(str::to_owned),
         app,
     };
+    // The page offers the tenant's first users, in id order; `user_id=` reaches any.
     let tenant_users = || async {
         let users = state.meta.list_users().await.map_err(internal)?;
         Ok::<Vec<User>, Response>(
             users
                 .into_iter()
                 .filter(|u| u.tenant_key == consent.app.tenant_key)
+                .take(PAGE_USERS)
                 .collect(),
         )
     };

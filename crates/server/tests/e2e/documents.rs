@@ -773,3 +773,51 @@ async fn content_that_breaks_a_rule_is_refused_by_its_json_path() {
         expect_data(get(&s.url("/open-apis/docx/v1/documents/doxD/blocks"), &t, &[]).await).await;
     assert_eq!(data["items"].as_array().unwrap().len(), 6);
 }
+
+#[tokio::test]
+async fn media_show_once_whether_declared_or_placed() {
+    let s = TestServer::start(json!({
+        "apps": [{"app_id": "cli_d", "app_secret": "sec-d", "tenant_key": "acme",
+                  "scopes": ["docx:document:readonly", "bitable:app:readonly"], "rate_limit": null}],
+        "documents": [
+            {"token": "doxS", "type": "docx", "tenant_key": "acme",
+             "members": [{"principal": "app:cli_d", "role": "view"}],
+             "blocks": [{"block_id": "blkF", "type": "file", "file_token": "boxShown"}]},
+            {"token": "basS", "type": "bitable", "tenant_key": "acme",
+             "members": [{"principal": "app:cli_d", "role": "view"}],
+             "tables": [{"table_id": "tblS", "fields": [{"field_id": "fldA", "name": "附件", "type": "attachment"}],
+                         "records": [{"record_id": "recS", "fields": {"附件": ["boxDeclared"]}}]}]}
+        ],
+        "media": [
+            {"file_token": "boxShown", "document": "doxS", "parent_type": "docx_file", "file_name": "a.txt", "content_text": "a"},
+            {"file_token": "boxLoose", "document": "doxS", "parent_type": "docx_image", "file_name": "b.png", "content_text": "b"},
+            {"file_token": "boxGone", "document": "doxS", "parent_type": "docx_image", "file_name": "c.png",
+             "content_text": "c", "deleted": true},
+            {"file_token": "boxDeclared", "document": "basS", "parent_type": "bitable_file", "file_name": "d.txt",
+             "content_text": "d", "bitable": {"table_id": "tblS", "field_id": "fldA", "record_id": "recS"}}
+        ]
+    }))
+    .await;
+    let t = s.tenant_token("cli_d", "sec-d").await;
+    let data =
+        expect_data(get(&s.url("/open-apis/docx/v1/documents/doxS/blocks"), &t, &[]).await).await;
+    let ids: Vec<&str> = data["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["block_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["doxS", "blkF", "blkboxLoose"],
+        "declared once, loose appended, deleted gone"
+    );
+    let url = s.url("/open-apis/bitable/v1/apps/basS/tables/tblS/records/search");
+    let data = expect_data(post_json(&url, &t, &json!({})).await).await;
+    let atts = data["items"][0]["fields"]["附件"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(atts.len(), 1, "{atts:?}");
+    assert_eq!(atts[0]["file_token"], "boxDeclared");
+}

@@ -48,6 +48,25 @@ pub fn table(doc: &Document, media: &[Media], table_id: &str) -> Option<(Table, 
             media: m.clone(),
         });
     }
+    // Attachments a record declares by token, unless a media placed itself there too.
+    for r in &t.records {
+        for f in t.fields.iter().filter(|f| f.kind == FieldKind::Attachment) {
+            let tokens = r.fields.get(&f.name).and_then(Value::as_array);
+            for token in tokens.into_iter().flatten().filter_map(Value::as_str) {
+                let Some(m) = media.iter().find(|m| m.file_token == token && !m.deleted) else {
+                    continue;
+                };
+                let here = |p: &Placed| p.record_id == r.record_id && p.media.file_token == token;
+                if !attachments.iter().any(here) {
+                    attachments.push(Placed {
+                        record_id: r.record_id.clone(),
+                        field: f.name.clone(),
+                        media: m.clone(),
+                    });
+                }
+            }
+        }
+    }
     Some((t, attachments))
 }
 

@@ -1,7 +1,8 @@
 //! A docx's blocks as `GET …/documents/{id}/blocks` lists them [doc]: the page block
 //! first (its id the document's), then the body in order. Media placed in the document
-//! whose `parent_node` names no declared block are appended as image or file blocks of
-//! that id (the latest media of an id wins, as a replaced image does).
+//! whose `parent_node` names no declared block (and that no declared block shows) are
+//! appended as image or file blocks of that id, or of `blk<file_token>` when they name
+//! none (the latest media of an id wins, as a replaced image does).
 
 use feishu_media_store::{Block, BlockKind, Document, Media, ParentType};
 use serde_json::{Value, json};
@@ -19,8 +20,21 @@ pub fn blocks(doc: &Document, media: &[Media]) -> Vec<Value> {
         media.iter().map(|m| (m.file_token.as_str(), m)).collect();
     let mut body: Vec<Block> = doc.content.blocks.clone();
     let declared: Vec<String> = body.iter().map(|b| b.block_id.clone()).collect();
+    let shown: Vec<&str> = body
+        .iter()
+        .filter_map(|b| match &b.kind {
+            BlockKind::Image { file_token, .. } | BlockKind::File { file_token } => {
+                Some(file_token.as_str())
+            }
+            _ => None,
+        })
+        .collect();
     let mut appended: Vec<Block> = Vec::new();
-    for m in media.iter().filter(|m| !m.deleted) {
+    // A media a declared block already shows is not shown twice.
+    for m in media
+        .iter()
+        .filter(|m| !m.deleted && !shown.contains(&m.file_token.as_str()))
+    {
         let id = m
             .parent_node
             .clone()
