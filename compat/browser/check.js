@@ -124,6 +124,40 @@ async function main() {
     check('a tampered link gets 403 and the JSON envelope',
       tampered.status === 403 && tampered.body.code === 1061004
         && tampered.type.startsWith('application/json'), JSON.stringify(tampered));
+
+    // The OAuth consent page as a tester uses it: pick a user, Grant, and the browser is
+    // sent to the redirect_uri with a code (caught here: nothing listens there).
+    const redirect = 'http://127.0.0.1:39999/callback';
+    let landed = null;
+    // A real listener at the redirect_uri, as the tester's app would have (a route
+    // does not see a navigation that a redirect started).
+    const callback = require('http').createServer((req, res) => {
+      landed = `http://127.0.0.1:39999${req.url}`;
+      res.end('callback');
+    });
+    await new Promise((ok) => callback.listen(39999, '127.0.0.1', ok));
+    const authorize = `${base}/open-apis/authen/v1/authorize?client_id=cli_compat&response_type=code`
+      + `&redirect_uri=${encodeURIComponent(redirect)}&scope=${encodeURIComponent('docx:document:readonly offline_access')}`
+      + '&state=browser-1';
+    await page.goto(authorize);
+    check('the consent page labels its user choice', (await page.getByLabel('Sign in as').count()) === 1);
+    await page.getByLabel('Sign in as').selectOption('ou_compat');
+    await Promise.all([page.waitForURL(`${redirect}**`), page.getByRole('button', { name: 'Grant' }).click()]);
+    const back = new URL(landed || 'http://x/');
+    check('Grant lands on the redirect_uri with a code and the state',
+      back.searchParams.get('state') === 'browser-1' && (back.searchParams.get('code') || '').length > 20, landed);
+    const exchanged = await fetch(`${base}/open-apis/authen/v2/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'authorization_code', client_id: 'cli_compat', client_secret: 'compat-secret',
+        code: back.searchParams.get('code'), redirect_uri: redirect }),
+    }).then((r) => r.json());
+    check('the code from the page exchanges for a user token with a refresh token',
+      exchanged.code === 0 && exchanged.access_token.startsWith('u-') && !!exchanged.refresh_token, JSON.stringify(exchanged));
+    await page.goto(authorize);
+    await Promise.all([page.waitForURL(`${redirect}**`), page.getByRole('button', { name: 'Deny' }).click()]);
+    check('Deny lands with error=access_denied', new URL(landed).searchParams.get('error') === 'access_denied', landed);
+    callback.close();
   } finally {
     await browser.close();
   }

@@ -135,7 +135,7 @@ async function main() {
   }
   check('docx blocks across pages', pages >= 3 && blocks[0].block_type === 1, `${pages} pages`);
   const imageBlocks = blocks.filter((b) => b.block_type === 27);
-  check('image blocks carry tokens', imageBlocks.length >= 2 && imageBlocks[0].image.token === 'boxcnCompatImage');
+  check('image blocks carry tokens', imageBlocks.length >= 1 && imageBlocks[0].image.token === 'boxcnCompatImage');
   for (const b of imageBlocks) {
     const got = await collect((await client.drive.media.download({ path: { file_token: b.image.token } })).getReadableStream());
     check(`image block ${b.block_id} downloads`, got.length > 0 && got.subarray(0, 8).equals(image.subarray(0, 8)));

@@ -211,7 +211,7 @@ check("docx blocks across pages", pages >= 3 and blocks[0].block_type == 1, f"{p
 ids = [b.block_id for b in blocks]
 check("declared blocks in order", ids[:5] == ["doxcnCompat", "blkCompatH1", "blkCompatImg", "blkCompatText", "blkCompatFile"], repr(ids))
 images = [b for b in blocks if b.block_type == 27]
-check("image blocks carry tokens", len(images) >= 2 and images[0].image.token == "boxcnCompatImage", repr([i.image.token for i in images]))
+check("image blocks carry tokens", len(images) >= 1 and images[0].image.token == "boxcnCompatImage", repr([i.image.token for i in images]))
 for blk in images:
     r = download(blk.image.token)
     check(f"image block {blk.block_id} downloads", r.success() and r.file.read()[:8] == image[:8] and r.file_name, f"code={r.code}")
