@@ -39,6 +39,10 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 log "no import cycle of more than 3 files in the server and store crates"
 python3 scripts/module-cycles.py crates/server/src 3
 python3 scripts/module-cycles.py crates/store/src 3
+log "the client crate as crates.io would take it: rustdoc without warnings, cargo package"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p feishu-media-proto -p feishu-media-client
+# Packaged together: the client needs the proto crate, which is published first.
+cargo package --locked -p feishu-media-proto -p feishu-media-client
 
 # --- Rust suites -----------------------------------------------------------------------
 log "cargo test"

@@ -2,10 +2,11 @@
 //!
 //! Exit codes: 0 success; 1 a runtime failure (cannot bind, storage unusable, the
 //! server cannot be reached); 2 bad usage (clap's own); 3 a manifest that was refused;
-//! 4 the admin API refused a request; 5 some downloads or uploads failed (each failure
+//! 4 the admin API refused a request; 5 some downloads, uploads or exports failed (each failure
 //! was printed with its Feishu code and a hint).
 
 mod admin;
+mod export;
 mod serve;
 mod transfer;
 
@@ -34,6 +35,9 @@ enum Command {
     Download(transfer::DownloadArgs),
     /// Upload files (upload_all up to 20 MiB, chunked above) and print their tokens.
     Upload(transfer::UploadArgs),
+    /// Save every image and attachment of docx, sheet or bitable documents, with a
+    /// media.json of where each sits; run again, only what changed is fetched.
+    Export(export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => runtime.block_on(admin::run(args)),
         Command::Download(args) => runtime.block_on(transfer::download(args)),
         Command::Upload(args) => runtime.block_on(transfer::upload(args)),
+        Command::Export(args) => runtime.block_on(export::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

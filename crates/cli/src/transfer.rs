@@ -39,11 +39,11 @@ pub struct Connection {
     rate: u32,
     /// Print one JSON object per file instead of bars and a summary.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 impl Connection {
-    fn client(&self) -> anyhow::Result<Client> {
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
         let builder = Client::builder(&self.base_url).quota(feishu_media_client::quota::Quota {
             per_second: self.rate,
             per_day: 10_000,
@@ -138,9 +138,9 @@ pub struct SomeFailed {
 }
 
 /// A file's bar, and the bar of all files together.
-struct Bar {
-    file: ProgressBar,
-    all: ProgressBar,
+pub(crate) struct Bar {
+    pub(crate) file: ProgressBar,
+    pub(crate) all: ProgressBar,
 }
 
 impl Progress for Bar {
@@ -158,18 +158,18 @@ impl Progress for Bar {
     }
 }
 
-struct Quiet;
+pub(crate) struct Quiet;
 
 impl Progress for Quiet {}
 
-fn bar_style() -> ProgressStyle {
+pub(crate) fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template(
         "{msg:30!} {bar:30} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} eta {eta}",
     )
     .expect("valid template")
 }
 
-fn failure_line(what: &str, e: &Error) -> String {
+pub(crate) fn failure_line(what: &str, e: &Error) -> String {
     let hint = e
         .hint()
         .map(|h| format!("\n  hint: {h}"))
@@ -204,6 +204,7 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<()> {
         connections: args.connections.max(1),
         chunk_size: args.chunk_mib.max(1) * 1024 * 1024,
         force: args.force,
+        save_as: None,
     };
     let bars = (!args.conn.json && std::io::stderr().is_terminal()).then(MultiProgress::new);
     let all = bars.as_ref().map(|m| {

@@ -1290,3 +1290,243 @@ fn failures_say_what_fits_the_call_and_where_the_connection_failed() {
     assert!(line.contains("http://127.0.0.1:9/"), "{line}");
     assert!(line.contains("connection refused"), "{line}");
 }
+
+/// `feishu-media export …` against `base` as the demo app; (status, stdout, stderr).
+fn export(base: &str, out: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let o = Command::new(BIN)
+        .arg("export")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .args([
+            "--base-url",
+            base,
+            "--app-id",
+            "cli_demo",
+            "--app-secret",
+            "demo-secret",
+        ])
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A media's bytes as the server serves them, by the demo's user token.
+fn served(base: &str, token: &str, extra: Option<&str>) -> Vec<u8> {
+    let mut url = format!("{base}/open-apis/drive/v1/medias/{token}/download");
+    if let Some(e) = extra {
+        url += "?extra=";
+        url += &e.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    }
+    let o = curl(&[
+        "-sS",
+        "-f",
+        "-H",
+        "Authorization: Bearer u-demo-alice",
+        &url,
+    ]);
+    assert!(o.status.success(), "{url}");
+    o.stdout
+}
+
+#[test]
+fn export_saves_every_media_of_the_demo_where_media_json_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--memory", "--demo", "--admin-token", "adm-x"]);
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) =
+        export(&server.base, &out, &["doxcnDemo", "shtcnDemo", "bascnDemo"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("4 downloaded, 0 unchanged, 0 failed"),
+        "{stderr}"
+    );
+
+    let index = |doc: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out.join(doc).join("media.json")).unwrap()).unwrap()
+    };
+    let docx = index("doxcnDemo");
+    assert_eq!(docx["kind"], "docx");
+    let media = docx["media"].as_array().unwrap();
+    assert_eq!(media.len(), 2);
+    assert_eq!(media[0]["file_token"], "boxcnDemoImage");
+    assert_eq!(media[0]["path"], "架构图.png");
+    assert_eq!(
+        media[0]["places"],
+        serde_json::json!([{"kind": "block", "block_id": "blkDemo"}])
+    );
+    assert_eq!(media[1]["path"], "notes.txt");
+    assert_eq!(media[1]["places"][0]["block_id"], "blkF1");
+    for m in media {
+        let saved = std::fs::read(out.join("doxcnDemo").join(m["path"].as_str().unwrap())).unwrap();
+        assert_eq!(
+            saved,
+            served(&server.base, m["file_token"].as_str().unwrap(), None)
+        );
+        assert_eq!(m["size"], saved.len());
+    }
+    let sheet = index("shtcnDemo");
+    assert_eq!(
+        sheet["media"][0]["places"],
+        serde_json::json!([{"kind": "cell", "sheet_id": "sht1", "cell": "B2"}])
+    );
+    let saved = std::fs::read(out.join("shtcnDemo/q3-sheet.csv")).unwrap();
+    assert_eq!(saved, served(&server.base, "boxcnDemoCell", None));
+    let bitable = index("bascnDemo");
+    assert_eq!(
+        bitable["media"][0]["places"],
+        serde_json::json!([{"kind": "record", "table_id": "tblDemo", "record_id": "recDemo", "field": "附件"}])
+    );
+    let extra = r#"{"bitablePerm":{"tableId":"tblDemo"}}"#;
+    assert_eq!(
+        std::fs::read(out.join("bascnDemo/q3.csv")).unwrap(),
+        served(&server.base, "boxcnDemoSheet", Some(extra))
+    );
+    assert!(
+        !std::fs::read_dir(out.join("doxcnDemo"))
+            .unwrap()
+            .any(|e| { e.unwrap().file_name().to_string_lossy().starts_with('.') }),
+        "no hidden work files left"
+    );
+
+    // Again: nothing is downloaded.
+    let (code, stdout, stderr) =
+        export(&server.base, &out, &["doxcnDemo", "shtcnDemo", "bascnDemo"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("0 downloaded, 4 unchanged"), "{stderr}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("unchanged"))
+            .count(),
+        4,
+        "{stdout}"
+    );
+
+    // A media changed on the server is fetched again, into the same file.
+    let put = curl(&[
+        "-sS",
+        "-f",
+        "-X",
+        "PUT",
+        "-H",
+        "Authorization: Bearer adm-x",
+        "-H",
+        "Content-Type: application/json",
+        &format!("{}/_admin/v1/media/boxcnDemoText", server.base),
+        "-d",
+        r#"{"file_token":"boxcnDemoText","document":"doxcnDemo","parent_type":"docx_file","file_name":"notes.txt","content_text":"changed notes"}"#,
+    ]);
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let (code, stdout, stderr) = export(&server.base, &out, &["doxcnDemo", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let status = |t: &str| {
+        lines
+            .iter()
+            .find(|l| l["media"]["file_token"] == t)
+            .unwrap()["media"]["status"]
+            .clone()
+    };
+    assert_eq!(status("boxcnDemoText"), "downloaded");
+    assert_eq!(status("boxcnDemoImage"), "unchanged");
+    assert_eq!(
+        std::fs::read(out.join("doxcnDemo/notes.txt")).unwrap(),
+        b"changed notes"
+    );
+
+    // A token of no known prefix needs --type; an unknown document fails with its code.
+    let (code, _, stderr) = export(&server.base, &out, &["XyZ123"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("--type"), "{stderr}");
+    let (code, _, stderr) = export(&server.base, &out, &["doxcnNope"]);
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(stderr.contains("1770002"), "{stderr}");
+}
+
+#[test]
+fn export_of_200_media_keeps_within_the_quota_in_near_minimal_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let media: Vec<serde_json::Value> = (0..200)
+        .map(|i| {
+            serde_json::json!({"file_token": format!("boxM{i}"), "document": "doxcnMany",
+            "parent_type": "docx_image", "parent_node": format!("blk{i}"),
+            "file_name": "same.png", "content_text": format!("media {i}")})
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "apps": [{"app_id": "cli_demo", "app_secret": "demo-secret", "tenant_key": "t",
+                  "scopes": ["docx:document:readonly", "drive:drive:readonly"],
+                  "rate_limit": {"per_second": 20, "per_day": 100000}}],
+        "documents": [{"token": "doxcnMany", "type": "docx", "tenant_key": "t",
+                       "members": [{"principal": "app:cli_demo", "role": "view"}]}],
+        "media": media
+    });
+    let path = dir.path().join("m.json");
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let server = Server::start(&[
+        "--memory",
+        "--seed",
+        path.to_str().unwrap(),
+        "--admin-token",
+        "adm-y",
+    ]);
+    let out = dir.path().join("out");
+    let started = Instant::now();
+    let (code, stdout, stderr) = export(
+        &server.base,
+        &out,
+        &["doxcnMany", "--rate", "20", "--parallel", "8"],
+    );
+    let took = started.elapsed();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("200 downloaded"), "{stderr}");
+    // 200 downloads at 20/s, evenly spaced: 9.95 s at the least; the listing counts
+    // against its own quota.
+    let minimal = Duration::from_millis(9950);
+    assert!(
+        took >= minimal.mul_f64(0.95),
+        "{took:?}: faster than the quota allows?"
+    );
+    assert!(
+        took <= minimal.mul_f64(1.1),
+        "{took:?} is more than 10% over {minimal:?}"
+    );
+    let log = curl(&[
+        "-sS",
+        "-H",
+        "Authorization: Bearer adm-y",
+        &format!("{}/_admin/v1/requests?limit=1000", server.base),
+    ]);
+    let log: serde_json::Value = serde_json::from_slice(&log.stdout).unwrap();
+    let statuses: Vec<u64> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["status"].as_u64())
+        .collect();
+    assert!(statuses.len() > 200, "{}", statuses.len());
+    assert!(!statuses.contains(&429), "a 429 in the export");
+    // Same names, numbered in document order.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("doxcnMany/media.json")).unwrap()).unwrap();
+    assert_eq!(index["media"][0]["path"], "same.png");
+    assert_eq!(index["media"][1]["path"], "same (2).png");
+    assert_eq!(index["media"][199]["path"], "same (200).png");
+    assert_eq!(
+        std::fs::read(out.join("doxcnMany/same (2).png")).unwrap(),
+        b"media 1"
+    );
+}

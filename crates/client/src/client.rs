@@ -1,7 +1,7 @@
 //! [`Client`]: credentials, the quota, and the one request path with retries.
 
 use crate::error::{Error, Result};
-use crate::quota::{Limiter, Quota};
+use crate::quota::{Limiters, Quota};
 use crate::retry::{RetryPolicy, retryable};
 use feishu_media_proto::endpoint::{self, Endpoint};
 use feishu_media_proto::envelope::{AppCredentials, TenantAccessTokenResponse};
@@ -54,7 +54,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The per-app quota to keep within (default 5/s, 10 000/day; `per_second` 0: no wait).
+    /// The quota to keep within, per endpoint as Feishu counts (default 5/s and 10 000/day
+    /// for each; the bitable calls four times the rate; `per_second` 0: no wait).
     pub fn quota(mut self, quota: Quota) -> Self {
         self.quota = quota;
         self
@@ -90,7 +91,7 @@ impl ClientBuilder {
                 base: self.base_url.trim_end_matches('/').to_owned(),
                 credentials,
                 token: Mutex::new(None),
-                limiter: Limiter::new(self.quota),
+                limiters: Limiters::new(self.quota),
                 retry: self.retry,
             }),
         })
@@ -103,7 +104,8 @@ struct Inner {
     credentials: Credentials,
     /// Locked while a token is fetched, so concurrent requests share one fetch.
     token: Mutex<Option<CachedToken>>,
-    limiter: Limiter,
+    /// One per endpoint, as Feishu counts.
+    limiters: Limiters,
     retry: RetryPolicy,
 }
 
@@ -114,14 +116,14 @@ pub struct Client {
 }
 
 /// An answer that passed: its status and headers, and its body.
-pub struct Answer {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Body,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Body,
 }
 
 /// A body still to stream (downloads), or already read (JSON successes).
-pub enum Body {
+pub(crate) enum Body {
     Stream(reqwest::Response),
     Read(bytes::Bytes),
 }
@@ -162,9 +164,9 @@ impl Client {
         }
     }
 
-    /// Requests this client counted today.
+    /// Requests this client counted today, all endpoints together.
     pub fn requests_today(&self) -> u32 {
-        self.inner.limiter.used_today()
+        self.inner.limiters.used_today()
     }
 
     /// The bearer token to send: the user token, or a tenant token fetched (once, however
@@ -247,8 +249,9 @@ impl Client {
         let policy = &self.inner.retry;
         let mut failures = 0u32;
         let mut renewed = false;
+        let limiter = self.inner.limiters.of(endpoint);
         loop {
-            self.inner.limiter.acquire().await?;
+            limiter.acquire().await?;
             let token = self.bearer(false).await?;
             let sent = make(&self.inner.http, format!("Bearer {token}"))
                 .send()

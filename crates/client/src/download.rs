@@ -43,6 +43,8 @@ pub struct DownloadOptions {
     pub chunk_size: u64,
     /// Overwrite an existing file of the same name.
     pub force: bool,
+    /// Save under this name (made safe) rather than the one the server gives.
+    pub save_as: Option<String>,
 }
 
 impl Default for DownloadOptions {
@@ -52,6 +54,7 @@ impl Default for DownloadOptions {
             connections: 4,
             chunk_size: 8 * 1024 * 1024,
             force: false,
+            save_as: None,
         }
     }
 }
@@ -68,6 +71,17 @@ pub struct Downloaded {
     /// Body bytes received in this run (less than `size` after a resume).
     pub bytes_transferred: u64,
     pub resumed: bool,
+}
+
+/// Where a download of `file_token`, named `file_name` by the server, is saved.
+fn target_path(
+    out_dir: &Path,
+    opts: &DownloadOptions,
+    file_name: &str,
+    file_token: &str,
+) -> PathBuf {
+    let name = opts.save_as.as_deref().unwrap_or(file_name);
+    out_dir.join(safe_file_name(name, file_token))
 }
 
 /// One answer of the download endpoint, body not yet read.
@@ -162,6 +176,34 @@ impl Client {
         }
     }
 
+    /// Whether the media still has the ETag `etag`: one conditional request
+    /// (`If-None-Match`), answered 304 when it has, the bytes left unread when not.
+    pub async fn unchanged(
+        &self,
+        file_token: &str,
+        etag: &str,
+        extra: Option<&str>,
+    ) -> Result<bool> {
+        let url = self.url(&feishu_media_proto::endpoint::download_path(file_token));
+        let answer = self
+            .send(
+                feishu_media_proto::endpoint::Endpoint::Download,
+                |http, auth| {
+                    let mut r = http
+                        .get(&url)
+                        .header("Authorization", auth)
+                        .header("If-None-Match", etag);
+                    if let Some(e) = extra {
+                        r = r.query(&[("extra", e)]);
+                    }
+                    r
+                },
+                &[304],
+            )
+            .await?;
+        Ok(answer.status == 304)
+    }
+
     /// Downloads a whole media into `out_dir` under its (made safe) name; see the module
     /// documentation for resumption and checks.
     pub async fn download_to_dir(
@@ -240,7 +282,7 @@ impl Client {
                     chunk,
                     done: vec![false; total.div_ceil(chunk) as usize],
                 };
-                let target = out_dir.join(safe_file_name(&state.file_name, file_token));
+                let target = target_path(out_dir, opts, &state.file_name, file_token);
                 if !opts.force && tokio::fs::try_exists(&target).await.map_err(Error::from)? {
                     return Err(Error::Exists(target).into());
                 }
@@ -298,7 +340,7 @@ impl Client {
             }
         };
 
-        let target = out_dir.join(safe_file_name(&state.file_name, file_token));
+        let target = target_path(out_dir, opts, &state.file_name, file_token);
         if resumed {
             if !opts.force && tokio::fs::try_exists(&target).await.map_err(Error::from)? {
                 return Err(Error::Exists(target).into());

@@ -143,6 +143,12 @@ impl Error {
             (_, 99991672) | (_, 99991679) => {
                 Some("the app or user lacks a scope this call accepts")
             }
+            (_, 1770032) | (_, 91403) | (_, 1254302) => {
+                Some("the app or user must be added to the document (any role reads it)")
+            }
+            (_, 1770002) | (_, 91402) | (_, 1254040) => {
+                Some("no document of that kind has this token: check it, or give --type")
+            }
             (_, 99991663) | (_, 99991668) | (_, 99991661) => {
                 Some("the access token is missing or invalid")
             }

@@ -1,10 +1,16 @@
 //! The client-side quota: every request of a client waits its turn so a batch never
 //! provokes a 429 by itself, and the daily count stops at the daily limit.
+//!
+//! Feishu counts each endpoint apart (5/s and 10 000/day for the download, as many
+//! again for each listing call), so a client keeps one [`Limiter`] per endpoint
+//! ([`Limiters`]): listing a document does not slow its downloads.
 
 use crate::error::{Error, Result};
+use feishu_media_proto::endpoint::{Endpoint, Limit};
 use governor::{DefaultDirectRateLimiter, Quota as GQuota, RateLimiter};
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Feishu's media API: 5 requests/s and 10 000/day per app.
 #[derive(Debug, Clone, Copy)]
@@ -22,7 +28,7 @@ impl Default for Quota {
     }
 }
 
-pub struct Limiter {
+pub(crate) struct Limiter {
     quota: Quota,
     per_second: Option<DefaultDirectRateLimiter>,
     /// (day number in UTC+8, requests counted).
@@ -75,5 +81,45 @@ impl Limiter {
     /// Requests counted today by this client.
     pub fn used_today(&self) -> u32 {
         self.today.lock().expect("not poisoned").1
+    }
+}
+
+/// One [`Limiter`] per endpoint, made when first used: the quota given for the media API,
+/// with each endpoint family's own multiple of its per-second rate (the bitable calls
+/// allow four times the media API's).
+pub(crate) struct Limiters {
+    quota: Quota,
+    by_endpoint: Mutex<HashMap<Endpoint, Arc<Limiter>>>,
+}
+
+impl Limiters {
+    pub fn new(quota: Quota) -> Self {
+        Self {
+            quota,
+            by_endpoint: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The limiter of `endpoint`.
+    pub fn of(&self, endpoint: Endpoint) -> Arc<Limiter> {
+        let mut map = self.by_endpoint.lock().expect("not poisoned");
+        map.entry(endpoint)
+            .or_insert_with(|| {
+                let times = match endpoint.spec().limit {
+                    Limit::PerApp { times, .. } => times.max(1),
+                    Limit::None => 1,
+                };
+                Arc::new(Limiter::new(Quota {
+                    per_second: self.quota.per_second.saturating_mul(times),
+                    per_day: self.quota.per_day,
+                }))
+            })
+            .clone()
+    }
+
+    /// Requests counted today, all endpoints together.
+    pub fn used_today(&self) -> u32 {
+        let map = self.by_endpoint.lock().expect("not poisoned");
+        map.values().map(|l| l.used_today()).sum()
     }
 }

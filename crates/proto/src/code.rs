@@ -90,9 +90,9 @@ error_codes! {
     BlockNumOutOfBounds = (1062011, 400, "block num out of bounds."),
     /// Token endpoints: unknown `app_id` or malformed body (answered with HTTP 200).
     InvalidParam = (10003, 200, "invalid param"),
-        /// The admin API: no admin token, or the wrong one [ours: not a Feishu code].
+        /// The admin API: no admin token, or the wrong one \[ours: not a Feishu code\].
     AdminUnauthorized = (1069401, 401, "admin token missing or wrong"),
-    /// The admin API: no such object [ours: not a Feishu code].
+    /// The admin API: no such object \[ours: not a Feishu code\].
     AdminNotFound = (1069404, 404, "no such object"),
     /// Token endpoints: wrong `app_secret` (answered with HTTP 200).
     AppSecretInvalid = (10014, 200, "app secret invalid"),

@@ -33,6 +33,10 @@ pub enum Endpoint {
     SheetValues,
     /// `POST /open-apis/bitable/v1/apps/{app_token}/tables/{table_id}/records/search`.
     BitableSearch,
+    /// `GET /open-apis/sheets/v3/spreadsheets/{token}/sheets/query`: a spreadsheet's sheets.
+    SheetsQuery,
+    /// `GET /open-apis/bitable/v1/apps/{app_token}/tables`: a bitable's tables.
+    BitableTables,
     /// `GET /open-apis/drive/v1/files/{file_token}/download`: a drive file.
     FileDownload,
     /// `GET /open-apis/authen/v1/authorize`: the OAuth consent page.
@@ -159,6 +163,7 @@ pub const BATCH_GET_TMP_DOWNLOAD_URL: &str =
 pub const TMP_LINK: &str = "/space/api/box/stream/download/authcode/";
 pub const DOCX_DOCUMENTS: &str = "/open-apis/docx/v1/documents/";
 pub const SPREADSHEETS: &str = "/open-apis/sheets/v2/spreadsheets/";
+pub const SPREADSHEETS_V3: &str = "/open-apis/sheets/v3/spreadsheets/";
 pub const BITABLE_APPS: &str = "/open-apis/bitable/v1/apps/";
 pub const DRIVE_FILES: &str = "/open-apis/drive/v1/files/";
 pub const OAUTH_AUTHORIZE: &str = "/open-apis/authen/v1/authorize";
@@ -322,6 +327,31 @@ pub const ENDPOINTS: &[EndpointSpec] = &[
             prefix: BITABLE_APPS,
             middle: "/tables/",
             suffix: "/records/search",
+        },
+        Access::Token(scope::BITABLE_READ),
+        Limit::PerApp {
+            times: 4,
+            over: OverLimit::TooMany,
+        },
+    ),
+    row(
+        Endpoint::SheetsQuery,
+        "sheets_query",
+        Method::Get,
+        PathPattern::Param {
+            prefix: SPREADSHEETS_V3,
+            suffix: "/sheets/query",
+        },
+        Access::Token(scope::SHEETS_READ),
+        Limit::MEDIA,
+    ),
+    row(
+        Endpoint::BitableTables,
+        "bitable_tables",
+        Method::Get,
+        PathPattern::Param {
+            prefix: BITABLE_APPS,
+            suffix: "/tables",
         },
         Access::Token(scope::BITABLE_READ),
         Limit::PerApp {
@@ -604,6 +634,8 @@ mod tests {
                 "docx_blocks",
                 "sheets_values_batch_get",
                 "bitable_records_search",
+                "sheets_query",
+                "bitable_tables",
                 "file_download",
             ]
         );

@@ -42,7 +42,7 @@ impl PermissionViolation {
         }
     }
 
-    /// A document the caller may not see or change ([ours]: Feishu leaves the shape unsaid).
+    /// A document the caller may not see or change (\[ours\]: Feishu leaves the shape unsaid).
     pub fn document(document_token: &str) -> Self {
         Self {
             kind: "document_permission_required".into(),

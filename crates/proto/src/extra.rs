@@ -49,7 +49,7 @@ impl std::error::Error for ExtraError {}
 
 impl Extra {
     /// Reads the value of the `extra` parameter, once URL-decoded (as any query parser
-    /// does). A value encoded twice, as some clients send, is decoded once more [ours].
+    /// does). A value encoded twice, as some clients send, is decoded once more \[ours\].
     pub fn parse(value: &str) -> Result<Self, ExtraError> {
         match serde_json::from_str::<Extra>(value) {
             Ok(e) => Ok(e),

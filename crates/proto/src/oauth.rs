@@ -67,7 +67,7 @@ impl OAuthError {
     }
 }
 
-/// A successful token answer: flat, with no `data` [doc].
+/// A successful token answer: flat, with no `data` \[doc\].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenAnswer {
     pub code: i64,

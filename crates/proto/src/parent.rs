@@ -39,7 +39,7 @@ impl DocType {
     }
 }
 
-/// An upload's `parent_type` [doc].
+/// An upload's `parent_type` \[doc\].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParentType {

@@ -2,7 +2,7 @@
 //!
 //! [`parse`] reads the header without knowing the representation; [`resolve`] then
 //! decides, for a given length, what to send. The server's choices where the RFC leaves
-//! room are marked [ours] in the wire contract:
+//! room are marked \[ours\] in the wire contract:
 //! - a `bytes=` value that does not parse answers 416 (not "ignore the header");
 //! - overlapping and adjacent ranges are coalesced (and so sorted);
 //! - more than [`MAX_RANGES`] ranges, or ranges adding up to more than the

@@ -145,6 +145,50 @@ fn range_error(e: RangeError) -> ApiError {
     }
 }
 
+/// `GET /open-apis/sheets/v3/spreadsheets/{token}/sheets/query`: the sheets, in order.
+pub async fn sheets_query(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    parts: Parts,
+) -> Result<axum::response::Response, ApiError> {
+    let doc = readable_document(&state, &caller, &param(&parts), SHEET).await?;
+    let sheets: Vec<serde_json::Value> = doc
+        .content
+        .sheets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| docs::sheets::sheet_info(i, s))
+        .collect();
+    Ok(ok(json!({"sheets": sheets})))
+}
+
+/// `GET /open-apis/bitable/v1/apps/{app_token}/tables`: the tables, paged.
+pub async fn bitable_tables(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    parts: Parts,
+) -> Result<axum::response::Response, ApiError> {
+    let bad = |why: String| ApiError::new(ErrorCode::BitableBadRequest).hint(why);
+    let size = page_size(query_param(&parts.uri, "page_size").as_deref(), 20, 100).map_err(bad)?;
+    let doc = readable_document(&state, &caller, &param(&parts), BITABLE).await?;
+    let media = state.meta.document_media(&doc.token).await?;
+    let rev = revision(&media);
+    let tables = docs::bitable::tables(&doc, &media);
+    let total = tables.len();
+    let token = query_param(&parts.uri, "page_token").filter(|t| !t.is_empty());
+    let (items, next) = page(tables, size, token.as_deref(), |(id, _)| id.as_str())
+        .ok_or_else(|| bad("page_token is not one this listing handed out".into()))?;
+    let items: Vec<serde_json::Value> = items
+        .into_iter()
+        .map(|(id, name)| json!({"table_id": id, "name": name, "revision": rev}))
+        .collect();
+    let mut data = json!({"items": items, "has_more": next.is_some(), "total": total});
+    if let Some(next) = next {
+        data["page_token"] = json!(next);
+    }
+    Ok(ok(data))
+}
+
 /// `POST /open-apis/bitable/v1/apps/{app_token}/tables/{table_id}/records/search`.
 pub async fn bitable_search(
     State(state): State<AppState>,

@@ -86,6 +86,8 @@ impl Service<Request> for Dispatch {
                 Endpoint::DocxBlocks => axum(documents::docx_blocks, req, s).await,
                 Endpoint::SheetValues => axum(documents::sheet_values, req, s).await,
                 Endpoint::BitableSearch => axum(documents::bitable_search, req, s).await,
+                Endpoint::SheetsQuery => axum(documents::sheets_query, req, s).await,
+                Endpoint::BitableTables => axum(documents::bitable_tables, req, s).await,
                 Endpoint::FileDownload => {
                     media(documents::file_download(&state, &req.into_parts().0).await)
                 }

@@ -821,3 +821,56 @@ async fn media_show_once_whether_declared_or_placed() {
     assert_eq!(atts.len(), 1, "{atts:?}");
     assert_eq!(atts[0]["file_token"], "boxDeclared");
 }
+
+#[tokio::test]
+async fn a_spreadsheets_sheets_and_a_bitables_tables_are_listed() {
+    let (s, t) = docs_server().await;
+    let data = expect_data(
+        get(
+            &s.url("/open-apis/sheets/v3/spreadsheets/shtD/sheets/query"),
+            &t,
+            &[],
+        )
+        .await,
+    )
+    .await;
+    let sheet = &data["sheets"][0];
+    assert_eq!(sheet["sheet_id"], "sht1");
+    assert_eq!(sheet["title"], "Sheet1");
+    assert_eq!(sheet["index"], 0);
+    assert_eq!(sheet["grid_properties"]["row_count"], 3);
+    assert_eq!(sheet["grid_properties"]["column_count"], 4);
+    expect_error(
+        get(
+            &s.url("/open-apis/sheets/v3/spreadsheets/shtNope/sheets/query"),
+            &t,
+            &[],
+        )
+        .await,
+        404,
+        91402,
+    )
+    .await;
+
+    let tables = |app: &str, q: &str| s.url(&format!("/open-apis/bitable/v1/apps/{app}/tables{q}"));
+    let data = expect_data(get(&tables("basD", ""), &t, &[]).await).await;
+    assert_eq!(data["total"], 1);
+    assert_eq!(data["items"][0]["table_id"], "tblD");
+    assert_eq!(data["items"][0]["name"], "报表");
+    // Tables only media name are listed too, one page at a time.
+    let data = expect_data(get(&tables("basOpenD", "?page_size=1"), &t, &[]).await).await;
+    assert_eq!(data["items"][0]["table_id"], "tblAuto");
+    assert_eq!(data["has_more"], false);
+    assert_eq!(
+        bitable_code(get(&tables("basNope", ""), &t, &[]).await).await,
+        1254040
+    );
+    assert_eq!(
+        bitable_code(get(&tables("basD", "?page_token=tblNope"), &t, &[]).await).await,
+        1254000
+    );
+    assert_eq!(
+        bitable_code(get(&tables("basD", "?page_size=101"), &t, &[]).await).await,
+        1254000
+    );
+}

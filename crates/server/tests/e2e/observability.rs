@@ -111,10 +111,13 @@ fn public() -> Vec<(String, String)> {
 
 /// What Feishu's reference calls a path's parameter.
 fn param_name(prefix: &str) -> &'static str {
-    use feishu_media_proto::endpoint::{DOCX_DOCUMENTS, SPREADSHEETS};
+    use feishu_media_proto::endpoint::{
+        BITABLE_APPS, DOCX_DOCUMENTS, SPREADSHEETS, SPREADSHEETS_V3,
+    };
     match prefix {
         DOCX_DOCUMENTS => "document_id",
-        SPREADSHEETS => "spreadsheet_token",
+        SPREADSHEETS | SPREADSHEETS_V3 => "spreadsheet_token",
+        BITABLE_APPS => "app_token",
         _ => "file_token",
     }
 }

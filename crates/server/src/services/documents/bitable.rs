@@ -6,6 +6,25 @@ use feishu_media_store::{Document, Field, FieldKind, Media, Record, Table};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// The ids and names of `doc`'s tables: the declared ones in order, then those only
+/// media name, in the order their first media came.
+pub fn tables(doc: &Document, media: &[Media]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = doc
+        .content
+        .tables
+        .iter()
+        .map(|t| (t.table_id.clone(), t.name.clone()))
+        .collect();
+    for m in media.iter().filter(|m| !m.deleted) {
+        if let Some(at) = &m.bitable
+            && !out.iter().any(|(id, _)| id == &at.table_id)
+        {
+            out.push((at.table_id.clone(), at.table_id.clone()));
+        }
+    }
+    out
+}
+
 /// The table `table_id` of `doc` with its media placed, or `None`.
 pub fn table(doc: &Document, media: &[Media], table_id: &str) -> Option<(Table, Vec<Placed>)> {
     let declared = doc.content.tables.iter().find(|t| t.table_id == table_id);

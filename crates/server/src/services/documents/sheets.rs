@@ -210,6 +210,24 @@ pub fn value_range(
     Ok((value, count))
 }
 
+/// A sheet as `sheets/query` lists it: its grid is the cells in use.
+pub fn sheet_info(index: usize, sheet: &Sheet) -> Value {
+    let used = used_extent(sheet);
+    json!({
+        "sheet_id": sheet.sheet_id,
+        "title": sheet.title,
+        "index": index,
+        "hidden": false,
+        "resource_type": "sheet",
+        "grid_properties": {
+            "frozen_row_count": 0,
+            "frozen_column_count": 0,
+            "row_count": used.row,
+            "column_count": used.col,
+        },
+    })
+}
+
 /// The bottom-right corner of the cells in use (A1 for an empty sheet).
 fn used_extent(sheet: &Sheet) -> Address {
     sheet
