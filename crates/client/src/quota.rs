@@ -2,8 +2,8 @@
 //! provokes a 429 by itself, and the daily count stops at the daily limit.
 //!
 //! Feishu counts each endpoint apart (5/s and 10 000/day for the download, as many
-//! again for each listing call), so a client keeps one [`Limiter`] per endpoint
-//! ([`Limiters`]): listing a document does not slow its downloads.
+//! again for each listing call), so a client keeps one limiter per endpoint: listing a
+//! document does not slow its downloads.
 
 use crate::error::{Error, Result};
 use feishu_media_proto::endpoint::{Endpoint, Limit};
