@@ -22,6 +22,9 @@ pub enum ServedBody {
     File(FileBody),
     /// Any other body (JSON answers, multipart ranges, streams).
     Body(Body),
+    /// A body paced as a slow link (a fault rule's): the head goes out at once and each
+    /// piece as it comes, never gathered with the next.
+    Paced(Body),
 }
 
 /// A [`FileRange`] and how far it has been read as a body.
@@ -91,6 +94,59 @@ impl ServedBody {
     }
 }
 
+/// At most this much of a shaped body goes out in one piece: the pacing is even at a
+/// granularity far below what a client measures.
+const SHAPED_PIECE: u64 = 16 * 1024;
+
+impl ServedBody {
+    /// This body as a slow link would carry it: nothing for `first_byte_ms`, then at
+    /// most `bytes_per_s` on average, in pieces spaced so that by any moment no more than
+    /// the rate allows has left. A fault rule's `first_byte_ms` and `bandwidth_bytes_per_s`.
+    pub fn shaped(self, first_byte_ms: Option<u64>, bytes_per_s: Option<u64>) -> Self {
+        use futures_util::StreamExt;
+        let rate = bytes_per_s.filter(|r| *r > 0);
+        let piece = rate.map_or(u64::MAX, |r| (r / 20).clamp(1, SHAPED_PIECE)) as usize;
+        let wait = std::time::Duration::from_millis(first_byte_ms.unwrap_or(0));
+        // (started, bytes sent): the schedule every piece is held to.
+        let state: Option<(tokio::time::Instant, u64)> = None;
+        let pieces = Body::new(self).into_data_stream().flat_map(move |chunk| {
+            let parts: Vec<Result<Bytes, BoxError>> = match chunk {
+                Err(e) => vec![Err(e.into())],
+                Ok(c) => (0..c.len())
+                    .step_by(piece.max(1))
+                    .map(|i| Ok(c.slice(i..(i + piece).min(c.len()))))
+                    .collect(),
+            };
+            futures_util::stream::iter(parts)
+        });
+        let paced = pieces.scan(state, move |state, piece| {
+            let first = state.is_none();
+            let (started, sent) = state.get_or_insert((tokio::time::Instant::now() + wait, 0));
+            let due = match (&piece, rate) {
+                (Ok(p), Some(r)) => {
+                    *sent += p.len() as u64;
+                    // The moment the rate allows `sent` bytes out.
+                    Some(*started + std::time::Duration::from_secs_f64(*sent as f64 / r as f64))
+                }
+                _ if first => Some(*started),
+                _ => None,
+            };
+            async move {
+                if let Some(due) = due {
+                    tokio::time::sleep_until(due).await;
+                }
+                Some(piece)
+            }
+        });
+        Self::Paced(Body::from_stream(paced))
+    }
+
+    /// Whether each piece must go out as it comes (see [`ServedBody::Paced`]).
+    pub fn is_paced(&self) -> bool {
+        matches!(self, Self::Paced(_))
+    }
+}
+
 impl From<Body> for ServedBody {
     fn from(body: Body) -> Self {
         Self::Body(body)
@@ -107,7 +163,7 @@ impl http_body::Body for ServedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             Self::Bytes(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Self::Body(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            Self::Body(b) | Self::Paced(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
             Self::File(f) => {
                 let end = f.range.offset + f.range.len;
                 if f.at >= end {
@@ -134,7 +190,7 @@ impl http_body::Body for ServedBody {
     fn is_end_stream(&self) -> bool {
         match self {
             Self::Bytes(b) => b.is_none(),
-            Self::Body(b) => b.is_end_stream(),
+            Self::Body(b) | Self::Paced(b) => b.is_end_stream(),
             Self::File(f) => f.at >= f.range.offset + f.range.len,
         }
     }
@@ -142,7 +198,7 @@ impl http_body::Body for ServedBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Bytes(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Self::Body(b) => b.size_hint(),
+            Self::Body(b) | Self::Paced(b) => b.size_hint(),
             Self::File(f) => SizeHint::with_exact(f.range.offset + f.range.len - f.at),
         }
     }

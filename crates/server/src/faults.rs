@@ -4,8 +4,9 @@
 //! A rule matches an endpoint (or `*`), and optionally a file token and an app id. It
 //! fires on the next `times` matches, or on every `every`-th match, or with
 //! `probability` under a fixed `seed`, or (none of these) on every match. The first rule
-//! that matches and fires decides; its action may delay, answer a status and code, and
-//! cut the body after some bytes, in any combination.
+//! that matches and fires decides; its action may delay, answer a status and code, cut
+//! the body after some bytes, or serve it as a slow link would (a wait before the first
+//! body byte, a bandwidth), in any combination that makes sense.
 
 use feishu_media_proto::ErrorCode;
 use feishu_media_proto::endpoint::Endpoint;
@@ -52,6 +53,12 @@ pub struct FaultAction {
     /// Serve the request, but close the connection after this many body bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut_after_bytes: Option<u64>,
+    /// Serve the body at most this fast (a slow link; per response, so per connection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_bytes_per_s: Option<u64>,
+    /// Wait this long after the head before the first body byte (a distant server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_byte_ms: Option<u64>,
 }
 
 /// A rule set refused: the JSON path at fault and why.
@@ -93,11 +100,25 @@ pub fn parse_rules(bytes: &[u8]) -> Result<Vec<FaultRule>, FaultRulesError> {
             return Err(err(".probability", "must be between 0 and 1"));
         }
         let a = &r.action;
-        if a.status.is_none() && a.delay_ms.is_none() && a.cut_after_bytes.is_none() {
+        let shapes = a.bandwidth_bytes_per_s.is_some() || a.first_byte_ms.is_some();
+        if a.status.is_none() && a.delay_ms.is_none() && a.cut_after_bytes.is_none() && !shapes {
             return Err(err(
                 ".action",
-                "give status (with code), delay_ms or cut_after_bytes",
+                "give status (with code), delay_ms, cut_after_bytes, bandwidth_bytes_per_s \
+                 or first_byte_ms",
             ));
+        }
+        if a.status.is_some() && shapes {
+            return Err(err(
+                ".action",
+                "an answered status has no body to slow down",
+            ));
+        }
+        if a.bandwidth_bytes_per_s == Some(0) {
+            return Err(err(".action.bandwidth_bytes_per_s", "must be at least 1"));
+        }
+        if a.first_byte_ms.is_some_and(|d| d > 600_000) {
+            return Err(err(".action.first_byte_ms", "at most 600000 (10 minutes)"));
         }
         if a.status.is_some() != a.code.is_some() {
             return Err(err(".action", "status and code go together"));

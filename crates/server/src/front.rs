@@ -352,6 +352,12 @@ async fn write_response(
         send_more(stream, &out).await?;
         return send_file(stream, file).await;
     }
+    // A paced body (a slow link) sends its head now and every piece as it comes.
+    let paced = body.is_paced();
+    if paced {
+        stream.write_all(&out).await?;
+        out.clear();
+    }
     let mut sent = 0u64;
     let mut data = Body::new(body).into_data_stream();
     while let Some(chunk) = data.next().await {
@@ -379,7 +385,7 @@ async fn write_response(
             stream.write_all(&chunk).await?;
             continue;
         }
-        if out.len() >= COALESCE_MAX {
+        if out.len() >= COALESCE_MAX || paced {
             stream.write_all(&out).await?;
             out.clear();
         }

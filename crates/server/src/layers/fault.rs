@@ -1,6 +1,6 @@
 //! Fault injection as a layer: the first rule that matches and fires for this request
-//! delays it, answers for it, or marks its body to be cut (which [`super::observe`]
-//! does). After authentication and rate limits, as testers expect: a fault never hides
+//! delays it, answers for it, or marks its body to be cut or slowed down (which
+//! [`super::observe`] does). After authentication and rate limits, as testers expect: a fault never hides
 //! a token or scope error.
 
 use super::observe::{note, noted};
@@ -32,9 +32,11 @@ impl Step for Fault {
         if let Some(e) = action.error() {
             return served(e.into_response());
         }
-        if let Some(bytes) = action.cut_after_bytes {
-            note(req.extensions(), |n| n.cut_after_bytes = Some(bytes));
-        }
+        note(req.extensions(), |n| {
+            n.cut_after_bytes = action.cut_after_bytes;
+            n.first_byte_ms = action.first_byte_ms;
+            n.bandwidth_bytes_per_s = action.bandwidth_bytes_per_s;
+        });
         next.run(req).await
     }
 }

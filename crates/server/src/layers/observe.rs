@@ -1,5 +1,6 @@
 //! The outermost layer: a log id in, `X-Tt-Logid` out, one log line per request, its
-//! metrics and its entry in the request log; and the body cut a fault rule asked for.
+//! metrics and its entry in the request log; and the body cut or slowed down as a fault
+//! rule asked.
 
 use super::{Inner, Matched, Next, Request, Response, Step};
 use crate::error::FeishuCode;
@@ -17,6 +18,9 @@ pub struct RequestNotes {
     pub file_token: Option<String>,
     /// Set by a fault rule: close the connection after this many body bytes.
     pub cut_after_bytes: Option<u64>,
+    /// Set by a fault rule: a wait before the first body byte, and a bandwidth.
+    pub first_byte_ms: Option<u64>,
+    pub bandwidth_bytes_per_s: Option<u64>,
 }
 
 pub type NotesSlot = Arc<Mutex<RequestNotes>>;
@@ -68,9 +72,14 @@ impl Step for Observe {
             .and_then(|v| v.parse::<u64>().ok())
             .or_else(|| http_body::Body::size_hint(resp.body()).exact())
             .unwrap_or(0);
-        let notes = slot
+        let (notes, shape) = slot
             .lock()
-            .map(|n| (n.app_id.clone(), n.file_token.clone(), n.cut_after_bytes))
+            .map(|n| {
+                (
+                    (n.app_id.clone(), n.file_token.clone(), n.cut_after_bytes),
+                    (n.first_byte_ms, n.bandwidth_bytes_per_s),
+                )
+            })
             .unwrap_or_default();
         let status = resp.status().as_u16();
         let took = started.elapsed();
@@ -88,6 +97,9 @@ impl Step for Observe {
             duration_ms: took.as_secs_f64() * 1000.0,
             log_id: log_id.clone(),
         });
+        if shape != (None, None) {
+            resp = resp.map(|body| body.shaped(shape.0, shape.1));
+        }
         if let Some(limit) = notes.2 {
             resp = resp.map(|body| body.cut(limit));
         }

@@ -232,3 +232,135 @@ async fn bad_rules_are_refused_whole_and_upload_and_link_endpoints_match() {
     )
     .await;
 }
+
+/// Reads a download on a raw connection: (time to the head, time to the first body
+/// byte, time to the last, the body), all from when the request was written.
+async fn timed_download(
+    s: &TestServer,
+    token: &str,
+) -> (
+    std::time::Duration,
+    std::time::Duration,
+    std::time::Duration,
+    Vec<u8>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    conn.write_all(
+        format!("GET /open-apis/drive/v1/medias/{token}/download HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer u-alice\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (mut head_at, mut first_at, mut last_at) = (None, None, started.elapsed());
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut body_from = None;
+    loop {
+        let n = conn.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if body_from.is_none()
+            && let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n")
+        {
+            body_from = Some(p + 4);
+            head_at = Some(started.elapsed());
+        }
+        if let Some(b) = body_from
+            && raw.len() > b
+        {
+            first_at.get_or_insert(started.elapsed());
+            last_at = started.elapsed();
+        }
+    }
+    let b = body_from.expect("a head");
+    (
+        head_at.unwrap(),
+        first_at.unwrap(),
+        last_at,
+        raw[b..].to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn slow_links_shape_the_body_to_their_rate_and_first_byte() {
+    let s = admin_server().await;
+    let big: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    use base64::Engine;
+    let manifest = json!({"media": [{"file_token": "boxSlow", "document": "doxA", "parent_type": "docx_file",
+        "file_name": "slow.bin", "content_base64": base64::engine::general_purpose::STANDARD.encode(&big)}]});
+    expect_data(admin(&s, Method::POST, "/seed", Some(manifest)).await).await;
+
+    // 2 MB at 2 MB/s: a second from the first byte to the last.
+    set_faults(
+        &s,
+        json!([{"endpoint": "download", "file_token": "boxSlow",
+                "action": {"bandwidth_bytes_per_s": 2_000_000}}]),
+    )
+    .await;
+    let (_, first, last, body) = timed_download(&s, "boxSlow").await;
+    assert_eq!(body, big, "every byte, in order");
+    let rate = big.len() as f64 / (last - first).as_secs_f64();
+    assert!(
+        (1_600_000.0..=2_400_000.0).contains(&rate),
+        "{rate:.0} bytes/s, not 2 MB/s within 20%"
+    );
+
+    // A wait before the first byte (the head comes first), combined with a rate.
+    set_faults(
+        &s,
+        json!([{"endpoint": "download", "file_token": "boxSlow",
+                "action": {"first_byte_ms": 400, "bandwidth_bytes_per_s": 8_000_000}}]),
+    )
+    .await;
+    let (head, first, last, body) = timed_download(&s, "boxSlow").await;
+    assert_eq!(body, big);
+    assert!(
+        head < std::time::Duration::from_millis(300),
+        "head after {head:?}"
+    );
+    let wait = first.as_secs_f64() * 1000.0;
+    assert!(
+        (320.0..=480.0).contains(&wait),
+        "first byte after {wait:.0} ms, not 400 within 20%"
+    );
+    let rate = big.len() as f64 / (last - first).as_secs_f64();
+    assert!(
+        (6_400_000.0..=9_600_000.0).contains(&rate),
+        "{rate:.0} bytes/s"
+    );
+
+    // Without a rule, no shaping; bad values are refused with their path.
+    set_faults(&s, json!([])).await;
+    let (_, _, last, _) = timed_download(&s, "boxSlow").await;
+    assert!(
+        last < std::time::Duration::from_millis(500),
+        "{last:?} unshaped"
+    );
+    for (rules, path) in [
+        (
+            json!([{"endpoint": "download", "action": {"bandwidth_bytes_per_s": 0}}]),
+            "[0].action.bandwidth_bytes_per_s",
+        ),
+        (
+            json!([{"endpoint": "download", "action": {"first_byte_ms": 600001}}]),
+            "[0].action.first_byte_ms",
+        ),
+        (
+            json!([{"endpoint": "download", "action": {"first_byte_ms": 5, "status": 500, "code": 1061001}}]),
+            "[0].action",
+        ),
+    ] {
+        let hint = expect_hint(
+            admin(&s, Method::PUT, "/faults", Some(rules)).await,
+            400,
+            1061002,
+        )
+        .await;
+        assert!(hint.starts_with(path), "{hint}");
+    }
+}
