@@ -132,7 +132,8 @@ async function main() {
     // A real listener at the redirect_uri, as the tester's app would have (a route
     // does not see a navigation that a redirect started).
     const callback = require('http').createServer((req, res) => {
-      landed = `http://127.0.0.1:39999${req.url}`;
+      // Only the callback itself: the browser asks for /favicon.ico too.
+      if (req.url.startsWith('/callback')) landed = `http://127.0.0.1:39999${req.url}`;
       res.end('callback');
     });
     await new Promise((ok) => callback.listen(39999, '127.0.0.1', ok));

@@ -27,6 +27,22 @@ fn ok(data: serde_json::Value) -> axum::response::Response {
     json_response(StatusCode::OK, &SuccessEnvelope::new(data))
 }
 
+/// A page of a paged listing as Feishu answers it: `page_token` only when more follow.
+fn paged<T: serde::Serialize>(
+    items: Vec<T>,
+    next: Option<String>,
+    total: Option<usize>,
+) -> serde_json::Value {
+    let mut data = json!({"items": items, "has_more": next.is_some()});
+    if let Some(total) = total {
+        data["total"] = json!(total);
+    }
+    if let Some(next) = next {
+        data["page_token"] = json!(next);
+    }
+    data
+}
+
 fn param(parts: &Parts) -> String {
     parts
         .extensions
@@ -74,11 +90,7 @@ pub async fn docx_blocks(
             ApiError::new(ErrorCode::DocxInvalidPageToken)
                 .hint("page_token is not one this document's listing handed out")
         })?;
-    let mut data = json!({"items": items, "has_more": next.is_some()});
-    if let Some(next) = next {
-        data["page_token"] = json!(next);
-    }
-    Ok(ok(data))
+    Ok(ok(paged(items, next, None)))
 }
 
 /// `GET /open-apis/sheets/v2/spreadsheets/{token}/values_batch_get`.
@@ -182,11 +194,7 @@ pub async fn bitable_tables(
         .into_iter()
         .map(|(id, name)| json!({"table_id": id, "name": name, "revision": rev}))
         .collect();
-    let mut data = json!({"items": items, "has_more": next.is_some(), "total": total});
-    if let Some(next) = next {
-        data["page_token"] = json!(next);
-    }
-    Ok(ok(data))
+    Ok(ok(paged(items, next, Some(total))))
 }
 
 /// `POST /open-apis/bitable/v1/apps/{app_token}/tables/{table_id}/records/search`.
@@ -237,11 +245,7 @@ pub async fn bitable_search(
         r["record_id"].as_str().unwrap_or_default()
     })
     .ok_or_else(|| bad("page_token is not one this search handed out".into()))?;
-    let mut data = json!({"items": items, "has_more": next.is_some(), "total": total});
-    if let Some(next) = next {
-        data["page_token"] = json!(next);
-    }
-    Ok(ok(data))
+    Ok(ok(paged(items, next, Some(total))))
 }
 
 /// `GET|HEAD /open-apis/drive/v1/files/{file_token}/download`: the same answer as a
