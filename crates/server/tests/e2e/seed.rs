@@ -200,12 +200,19 @@ async fn a_reseed_writes_again_only_the_bytes_the_store_lost() {
     let digest = s.state.meta.media("boxR").await.unwrap().unwrap().digest;
     // Unchanged: the same blob, still there.
     load().await;
-    assert_eq!(s.state.meta.media("boxR").await.unwrap().unwrap().digest, digest);
+    assert_eq!(
+        s.state.meta.media("boxR").await.unwrap().unwrap().digest,
+        digest
+    );
     // The store lost the bytes (a sweep, a hand): the next load writes them again.
     s.state.blobs.delete(&digest).await.unwrap();
     load().await;
     assert_eq!(s.state.blobs.size(&digest).await.unwrap(), Some(14));
     let t = s.tenant_token("cli_r", "s").await;
-    let body = get(&s.download_url("boxR"), &t, &[]).await.bytes().await.unwrap();
+    let body = get(&s.download_url("boxR"), &t, &[])
+        .await
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(&body[..], b"reseeded bytes");
 }
