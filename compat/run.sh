@@ -78,6 +78,19 @@ else
 fi
 kill "$demo_pid" 2>/dev/null; wait "$demo_pid" 2>/dev/null || true
 
+# The web console in Chromium, against a demo world with the admin API on; screenshots
+# of its main views go to target/console-screenshots/.
+"$bin" serve --memory --demo --admin-token adm-console --listen 127.0.0.1:0 >"$work/console-stdout" 2>"$work/console-stderr" &
+console_pid=$!
+console=
+for _ in $(seq 1 100); do
+  console=$(sed -n 's/^feishu-media listening on \(http:[^ ]*\).*/\1/p' "$work/console-stdout")
+  [ -n "$console" ] && break
+  sleep 0.1
+done
+CHROMIUM=$(command -v "${CHROMIUM:-chromium}") node browser/console.js "$console" adm-console "$here/../target/console-screenshots" || status=1
+kill "$console_pid" 2>/dev/null; wait "$console_pid" 2>/dev/null || true
+
 # schemathesis against /openapi.json, as the compat app: no server error, and every
 # answer's status, content type, headers and body as the document describes them.
 token=$(curl -sS -X POST "$base/open-apis/auth/v3/tenant_access_token/internal" \

@@ -51,6 +51,9 @@ pub enum Endpoint {
     Readyz,
     /// Everything under `/_admin/v1/` (the admin API routes its own paths).
     Admin,
+    /// The web console's page and its two assets, under `/console` (while the admin API
+    /// is on).
+    Console,
 }
 
 /// The HTTP method an endpoint answers. `Get` endpoints answer `HEAD` too.
@@ -170,6 +173,7 @@ pub const OAUTH_AUTHORIZE: &str = "/open-apis/authen/v1/authorize";
 pub const OAUTH_TOKEN: &str = "/open-apis/authen/v2/oauth/token";
 pub const USER_INFO: &str = "/open-apis/authen/v1/user_info";
 pub const ADMIN: &str = "/_admin/v1";
+pub const CONSOLE: &str = "/console";
 
 const fn row(
     endpoint: Endpoint,
@@ -438,6 +442,15 @@ pub const ENDPOINTS: &[EndpointSpec] = &[
         Method::Any,
         PathPattern::Prefix(ADMIN),
         Access::AdminToken,
+        Limit::None,
+    ),
+    // The page holds no data: it asks the admin API, with the token the tester types.
+    row(
+        Endpoint::Console,
+        "console",
+        Method::Get,
+        PathPattern::Prefix(CONSOLE),
+        Access::Public,
         Limit::None,
     ),
 ];

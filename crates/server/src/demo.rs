@@ -84,7 +84,8 @@ pub fn instructions(base: &str, admin_token: Option<&str>) -> String {
             .to_string();
     let admin = match admin_token {
         Some(t) => format!(
-            "\n# 11. the admin API: the latest requests, then make the next download fail once\n\
+            "\n# the web console: open {base}/console and log in with the admin token {t}\n\
+             \n# 11. the admin API: the latest requests, then make the next download fail once\n\
              curl -sS -H 'Authorization: Bearer {t}' '{base}/_admin/v1/requests?limit=5'\n\
              curl -sS -X PUT -H 'Authorization: Bearer {t}' {base}/_admin/v1/faults \\\n  \
              -d '[{{\"endpoint\":\"download\",\"times\":1,\"action\":{{\"status\":500,\"code\":1061001}}}}]'\n"

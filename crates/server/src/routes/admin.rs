@@ -70,6 +70,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/media/{id}/delete", post(media_soft_delete))
         .route("/media/{id}/undelete", post(media_undelete))
+        .route("/media/{id}/link", post(media_link))
 }
 
 fn ok(data: &impl serde::Serialize) -> Response {
@@ -352,6 +353,28 @@ async fn media_soft_delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     set_deleted(&state, &id, true).await
+}
+
+/// A temporary download link to a media, as `batch_get_tmp_download_url` would sign it
+/// (the console's thumbnails, previews and downloads): `{url, expires_at}`.
+async fn media_link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Result<Response, ApiError> {
+    let media = state
+        .meta
+        .media(&id)
+        .await?
+        .ok_or_else(|| missing("media", &id))?;
+    let expires_at = state.clock.unix_secs() + state.config.tmp_url_ttl.as_secs();
+    let code = crate::services::links::sign(&state.secret, &media.file_token, expires_at);
+    let base =
+        crate::services::links::public_base(state.config.public_url.as_deref(), &parts.headers);
+    Ok(ok(&serde_json::json!({
+        "url": format!("{base}{}?code={code}", feishu_media_proto::endpoint::TMP_LINK),
+        "expires_at": expires_at,
+    })))
 }
 
 async fn media_undelete(

@@ -3,6 +3,7 @@
 //! of the endpoint table.
 
 mod admin;
+mod console;
 mod documents;
 mod download;
 mod health;
@@ -98,6 +99,7 @@ impl Service<Request> for Dispatch {
                 Endpoint::OpenApi => axum(health::openapi, req, s).await,
                 Endpoint::Healthz => axum(health::healthz, req, s).await,
                 Endpoint::Readyz => axum(health::readyz, req, s).await,
+                Endpoint::Console => axum(console::console, req, s).await,
                 Endpoint::Admin => match admin.expect("taken above").oneshot(req).await {
                     Ok(resp) => served(resp),
                     Err(never) => match never {},

@@ -610,3 +610,68 @@ async fn listings_page_with_page_size_and_page_token() {
         expect_error(resp, 400, 1061002).await;
     }
 }
+
+#[tokio::test]
+async fn the_console_is_served_only_with_the_admin_api_and_its_links_download() {
+    let s = admin_server().await;
+    let resp = client().get(s.url("/console")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = header(resp.headers(), "content-security-policy")
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("Admin token") && !page.contains("boxHundred"),
+        "no data in the page"
+    );
+    for (path, kind) in [
+        ("/console/app.js", "text/javascript"),
+        ("/console/app.css", "text/css"),
+    ] {
+        let r = client().get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(
+            header(r.headers(), "content-type")
+                .unwrap()
+                .starts_with(kind)
+        );
+    }
+    assert_eq!(
+        client()
+            .get(s.url("/console/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let link = expect_data(admin(&s, Method::POST, "/media/boxHundred/link", None).await).await;
+    let url = link["url"].as_str().unwrap();
+    let bytes = client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], &hundred()[..]);
+    let e = admin(&s, Method::POST, "/media/boxNope/link", None).await;
+    expect_error(e, 404, 1069404).await;
+
+    let off = server().await;
+    assert_eq!(
+        client()
+            .get(off.url("/console"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
