@@ -116,9 +116,12 @@ async function main() {
     await page.getByRole('button', { name: 'notes.txt' }).click();
     await page.getByRole('button', { name: 'Soft delete' }).click();
     await page.getByRole('button', { name: 'Undelete' }).waitFor({ timeout: 5000 });
-    const gone = await download(tenant, 'boxcnDemoText');
-    const code = gone.status === 404 ? JSON.parse(gone.body.toString()).code : null;
-    check('a soft delete answers 404 1061007', gone.status === 404 && code === 1061007, `${gone.status} ${code}`);
+    // By curl, as a tester would check it.
+    const curl = require('child_process').spawnSync('curl', ['-sS', '-w', '\n%{http_code}', '-H', `Authorization: Bearer ${tenant}`,
+      `${base}/open-apis/drive/v1/medias/boxcnDemoText/download`], { encoding: 'utf8' });
+    const [goneBody, goneStatus] = curl.stdout.trim().split('\n');
+    const code = goneStatus === '404' ? JSON.parse(goneBody).code : null;
+    check('a soft delete answers 404 1061007 to curl', goneStatus === '404' && code === 1061007, curl.stdout);
     await page.screenshot({ path: path.join(shots, 'media-page.png'), fullPage: true });
     await page.getByRole('button', { name: 'Undelete' }).click();
     await page.getByRole('button', { name: 'Soft delete' }).waitFor({ timeout: 5000 });
@@ -146,12 +149,33 @@ async function main() {
     check('a log id opens the request', /"status": 500/.test(await page.locator('#request-detail').innerText()));
     await page.screenshot({ path: path.join(shots, 'requests.png'), fullPage: true });
 
+    // A chunked upload begun by the API shows with its blocks received.
+    const prep = await fetch(`${base}/open-apis/drive/v1/medias/upload_prepare`, {
+      method: 'POST', headers: { Authorization: `Bearer ${tenant}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ file_name: 'big.bin', parent_type: 'ccm_import_open', parent_node: '', size: 9 * 1024 * 1024 }),
+    }).then((x) => x.json());
+    const uploadId = prep.data && prep.data.upload_id;
+    const form = new FormData();
+    form.append('upload_id', uploadId); form.append('seq', '0'); form.append('size', String(4 * 1024 * 1024));
+    form.append('file', new Blob([Buffer.alloc(4 * 1024 * 1024, 7)]), 'big.bin');
+    const part = await fetch(`${base}/open-apis/drive/v1/medias/upload_part`, {
+      method: 'POST', headers: { Authorization: `Bearer ${tenant}` }, body: form,
+    }).then((x) => x.json());
+    await page.getByRole('button', { name: 'Uploads' }).click();
+    const session = page.getByRole('row', { name: new RegExp(uploadId) });
+    await session.waitFor({ timeout: 5000 });
+    check('an upload in progress shows its blocks received', part.code === 0 && /1 of 3/.test(await session.innerText()),
+      `${JSON.stringify(part)} ${await session.innerText()}`);
+
     for (const v of ['Apps', 'Documents', 'Users', 'Seed and reset']) {
       await page.getByRole('button', { name: v }).click();
       await page.getByRole('heading').nth(1).waitFor();
     }
     await page.getByRole('button', { name: 'Apps' }).click();
     await page.getByRole('cell', { name: 'cli_demo' }).waitFor();
+    const gauge = page.getByLabel(/^download: \d+ of 10000 today$/);
+    check("an app's day against its limit shows as a gauge", (await gauge.count()) === 1
+      && Number(await gauge.getAttribute('value')) >= 3, await page.locator('table').first().innerText());
     await page.screenshot({ path: path.join(shots, 'apps.png'), fullPage: true });
 
     // Narrow windows and the keyboard.

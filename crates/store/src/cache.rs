@@ -230,6 +230,10 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
         self.inner.page_media(page).await
     }
 
+    async fn page_uploads(&self, page: PageRequest) -> StoreResult<Page<UploadSession>> {
+        self.inner.page_uploads(page).await
+    }
+
     async fn put_upload(&self, s: &UploadSession) -> StoreResult<()> {
         self.inner.put_upload(s).await
     }

@@ -524,6 +524,19 @@ async fn upload_sessions(store: &dyn MetaStore) {
         (1, 9_000_000_000)
     );
     assert_eq!(store.open_uploads("cli_b", 50).await.unwrap(), (0, 0));
+    // Listed by id, a page at a time.
+    let page = store.page_uploads(PageRequest::first(1)).await.unwrap();
+    assert_eq!(page.items, vec![session("up1", 100)]);
+    assert_eq!(page.next.as_deref(), Some("up1"));
+    let rest = store
+        .page_uploads(PageRequest {
+            after: page.next,
+            size: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.items, vec![session("up2", 300)]);
+    assert_eq!(rest.next, None);
 
     let m = media("boxFinished", &"c".repeat(64));
     assert!(store.finish_upload("up2", &m).await.unwrap());

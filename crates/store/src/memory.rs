@@ -223,6 +223,11 @@ impl MetaStore for MemoryMeta {
         Ok(page_of(items, &page, |t: &AccessToken| &t.hash))
     }
 
+    async fn page_uploads(&self, page: PageRequest) -> StoreResult<Page<UploadSession>> {
+        let items = self.read()?.uploads.values().cloned().collect();
+        Ok(page_of(items, &page, |u: &UploadSession| &u.upload_id))
+    }
+
     async fn page_documents(&self, page: PageRequest) -> StoreResult<Page<Document>> {
         let items = self.read()?.documents.values().cloned().collect();
         Ok(page_of(items, &page, |d: &Document| &d.token))

@@ -228,6 +228,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// the bytes they announce in all (the per-app caps of `upload_prepare`).
     async fn open_uploads(&self, app_id: &str, now_ms: i64) -> StoreResult<(u64, u64)>;
 
+    /// Chunked-upload sessions by id, finished and expired ones included (until swept).
+    async fn page_uploads(&self, page: PageRequest) -> StoreResult<Page<UploadSession>>;
+
     /// Apps by id.
     async fn page_apps(&self, page: PageRequest) -> StoreResult<Page<App>>;
     /// Users by id.

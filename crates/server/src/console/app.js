@@ -118,7 +118,7 @@ function go(name) {
     if (b.dataset.view === name) b.setAttribute('aria-current', 'page');
     else b.removeAttribute('aria-current');
   }
-  const views = { media, requests, faults, apps, documents, users, seed };
+  const views = { media, uploads, requests, faults, apps, documents, users, seed };
   (views[name] || media)().catch(failure);
 }
 
@@ -253,6 +253,20 @@ async function mediaPage(token) {
   );
 }
 
+// --- uploads in progress -----------------------------------------------------------------
+
+async function uploads() {
+  const list = await listing('uploads');
+  const now = Date.now();
+  show(el('h2', {}, 'Uploads in progress'),
+    el('p', { class: 'note' }, 'Chunked uploads between upload_prepare and upload_finish; finished ones stay until they expire.'),
+    table(['Upload id', 'File', 'Into', 'Blocks received', 'Bytes', 'By', 'Expires', 'State'], list.map((u) => [
+      copyable(u.upload_id), u.file_name, u.document ? `${u.document} (${u.parent_type})` : u.parent_type,
+      `${u.blocks_received} of ${u.block_num}`, `${size(u.bytes_received)} of ${size(u.size)}`, u.principal,
+      when(u.expires_at_ms),
+      u.file_token ? `finished: ${u.file_token}` : (u.expires_at_ms < now ? 'expired' : 'open')])));
+}
+
 // --- requests -------------------------------------------------------------------------
 
 async function requests() {
@@ -331,10 +345,15 @@ function table(heads, rows) {
 }
 
 async function apps() {
-  const list = await listing('apps');
-  show(el('h2', {}, 'Apps'), table(['App id', 'Tenant', 'Scopes', 'Rate limit', 'Redirect URIs'], list.map((a) => [
+  const [list, used] = await Promise.all([listing('apps'), api('GET', '/usage')]);
+  const gauges = (a) => used.filter((u) => u.app_id === a.app_id).map((u) => el('div', {},
+    el('label', { for: `g-${a.app_id}-${u.endpoint}` }, `${u.endpoint}: ${u.today} of ${u.per_day} today`),
+    el('meter', { id: `g-${a.app_id}-${u.endpoint}`, class: 'gauge', min: 0, max: u.per_day, value: u.today,
+      high: Math.floor(u.per_day * 0.9) }, `${u.today}/${u.per_day}`)));
+  show(el('h2', {}, 'Apps'), table(['App id', 'Tenant', 'Scopes', 'Rate limit', 'Today', 'Redirect URIs'], list.map((a) => [
     copyable(a.app_id), a.tenant_key, a.scopes.join(', '),
-    a.rate_limit ? `${a.rate_limit.per_second}/s, ${a.rate_limit.per_day}/day` : 'none',
+    a.rate_limit ? `${a.rate_limit.per_second}/s, ${a.rate_limit.per_day}/day per endpoint` : 'none',
+    gauges(a).length ? gauges(a) : el('span', { class: 'muted' }, 'no request today'),
     (a.redirect_uris || []).join(', ')])));
 }
 

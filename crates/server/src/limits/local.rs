@@ -22,6 +22,24 @@ pub struct Local {
     days: Mutex<HashMap<String, DayCount>>,
 }
 
+impl Local {
+    /// Requests counted for `key` on `day`: this process's count, or what the store
+    /// kept (a previous run's, or another replica's flush).
+    pub async fn day_count(&self, key: &str, day: i64, meta: &dyn MetaStore) -> StoreResult<u64> {
+        let here = self
+            .days
+            .lock()
+            .expect("not poisoned")
+            .get(key)
+            .filter(|d| d.day == day)
+            .map(|d| d.count);
+        match here {
+            Some(n) => Ok(n),
+            None => meta.day_count(key, day).await,
+        }
+    }
+}
+
 impl RateCounter for Local {
     async fn hit(
         &self,

@@ -73,6 +73,22 @@ impl Limits {
         }
     }
 
+    /// The rate-limit key of an app's calls to an endpoint.
+    pub fn key(app_id: &str, tenant_key: &str, endpoint: &str) -> String {
+        format!("{app_id}|{tenant_key}|{endpoint}")
+    }
+
+    /// Today's count of `key` (Redis's when limits are shared and it answers).
+    pub async fn today(&self, meta: &dyn MetaStore, key: &str) -> StoreResult<u64> {
+        let day = self.now().day;
+        if let Some(shared) = &self.shared
+            && let Ok(n) = shared.day_count(key, day).await
+        {
+            return Ok(n);
+        }
+        self.local.day_count(key, day, meta).await
+    }
+
     /// Counts one request of `caller` to `endpoint`, whose per-second rate is `times`
     /// the app's, or refuses it with 429.
     pub async fn check(
@@ -86,7 +102,7 @@ impl Limits {
             return Ok(());
         };
         limit.per_second = limit.per_second.saturating_mul(times.max(1));
-        let key = format!("{}|{}|{endpoint}", caller.app_id, caller.tenant_key);
+        let key = Self::key(&caller.app_id, &caller.tenant_key, endpoint);
         let now = self.now();
         let hit = match &self.shared {
             Some(shared) => match shared.hit(&key, limit, now, meta).await {

@@ -57,6 +57,23 @@ fn redis_error(e: redis::RedisError) -> StoreError {
 }
 
 impl Shared {
+    /// Requests counted for `key` on `day` (days in the limits' time zone).
+    pub async fn day_count(&self, key: &str, day: i64) -> StoreResult<u64> {
+        let mut conn = self.conn.clone();
+        let day_key = format!("{}{{{key}}}:day:{day}", self.prefix);
+        let get = async move {
+            let n: Option<u64> = redis::cmd("GET")
+                .arg(day_key)
+                .query_async(&mut conn)
+                .await?;
+            Ok::<u64, redis::RedisError>(n.unwrap_or_default())
+        };
+        tokio::time::timeout(ANSWER_TIMEOUT, get)
+            .await
+            .map_err(|_| StoreError::Unavailable("redis did not answer".into()))?
+            .map_err(redis_error)
+    }
+
     /// Connects to `url` and checks that Redis answers. The error names the host and
     /// port only (a URL may hold a password).
     pub async fn connect(url: &str, day_offset_hours: i64) -> Result<Self, String> {

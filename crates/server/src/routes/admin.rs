@@ -36,6 +36,8 @@ pub fn router() -> Router<AppState> {
             get(faults_list).put(faults_set).delete(faults_clear),
         )
         .route("/requests", get(requests))
+        .route("/usage", get(usage))
+        .route("/uploads", get(uploads))
         .route("/apps", get(list::<Apps>).post(put::<Apps>))
         .route(
             "/apps/{id}",
@@ -161,6 +163,51 @@ async fn requests(State(state): State<AppState>, parts: Parts) -> Result<Respons
     Ok(ok(&state
         .requests
         .latest(limit.min(crate::request_log::CAPACITY))))
+}
+
+/// Today's requests of every app against each limit it has: `[{app_id, tenant_key,
+/// endpoint, today, per_second, per_day}]`, endpoints used today only.
+async fn usage(State(state): State<AppState>) -> Result<Response, ApiError> {
+    use feishu_media_proto::endpoint::{ENDPOINTS, Limit};
+    let mut out = Vec::new();
+    for app in state.meta.list_apps().await? {
+        let Some(limit) = app.rate_limit else {
+            continue;
+        };
+        for row in ENDPOINTS {
+            let Limit::PerApp { times, .. } = row.limit else {
+                continue;
+            };
+            let key = crate::limits::Limits::key(&app.app_id, &app.tenant_key, row.name);
+            let today = state.limits.today(state.meta.as_ref(), &key).await?;
+            if today > 0 {
+                out.push(serde_json::json!({
+                    "app_id": app.app_id, "tenant_key": app.tenant_key, "endpoint": row.name,
+                    "today": today, "per_second": limit.per_second.saturating_mul(times),
+                    "per_day": limit.per_day,
+                }));
+            }
+        }
+    }
+    Ok(ok(&out))
+}
+
+/// Chunked uploads in progress (and finished ones until they expire), a page at a time:
+/// each session with the blocks received so far and their bytes.
+async fn uploads(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
+    let page = state.meta.page_uploads(page_request(&parts)?).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for u in page.items {
+        let blocks = state.parts.part_sizes(&u.upload_id).await?;
+        let mut v = serde_json::to_value(&u).map_err(ApiError::internal)?;
+        v["blocks_received"] = serde_json::json!(blocks.len());
+        v["bytes_received"] = serde_json::json!(blocks.values().sum::<u64>());
+        items.push(v);
+    }
+    Ok(ok(&Listed::from(Page {
+        items,
+        next: page.next,
+    })))
 }
 
 // --- user tokens ----------------------------------------------------------------------

@@ -147,6 +147,43 @@ async fn upload_endpoints_are_limited_too() {
 
 // --- shared limits, in Redis --------------------------------------------------------------
 
+/// The admin API's usage: today's count of each app against its limits, the count the
+/// limits themselves keep (in process, or in Redis when shared).
+#[tokio::test]
+async fn usage_reports_todays_count_against_each_limit() {
+    let s = admin_server().await;
+    let token = s.tenant_token("cli_lim2", "sec-l2").await;
+    for _ in 0..2 {
+        assert_eq!(
+            get(&s.download_url("boxHundred"), &token, &[])
+                .await
+                .status(),
+            200
+        );
+    }
+    let used = expect_data(admin(&s, reqwest::Method::GET, "/usage", None).await).await;
+    let row = used
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["app_id"] == "cli_lim2" && u["endpoint"] == "download")
+        .unwrap_or_else(|| panic!("{used}"))
+        .clone();
+    assert_eq!(row["today"], 2, "{row}");
+    assert_eq!(
+        (row["per_second"].as_u64(), row["per_day"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert!(
+        !used
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["app_id"] == "cli_a"),
+        "an app without limits has no gauge"
+    );
+}
+
 use feishu_media_testkit::TestRedis;
 
 /// `n` downloads at once, spread over `replicas`; how many were allowed (the rest must

@@ -551,6 +551,17 @@ macro_rules! sql_meta_store {
                 .await
             }
 
+            async fn page_uploads(&self, page: PageRequest) -> StoreResult<Page<UploadSession>> {
+                self.page(
+                    "SELECT * FROM uploads WHERE upload_id > $1 ORDER BY upload_id LIMIT $2",
+                    None,
+                    &page,
+                    upload_row,
+                    |u: &UploadSession| &u.upload_id,
+                )
+                .await
+            }
+
             async fn page_documents(&self, page: PageRequest) -> StoreResult<Page<Document>> {
                 self.page(
                     "SELECT * FROM documents WHERE token > $1 ORDER BY token LIMIT $2",
