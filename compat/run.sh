@@ -41,17 +41,22 @@ cleanup() {
 trap cleanup EXIT
 
 # The server picks a free port and prints it; the data dir is fresh each run.
-"$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" --seed "$here/world.json" \
-  >"$work/stdout" 2>"$work/stderr" &
-server_pid=$!
-base=
-for _ in $(seq 1 100); do
-  base=$(sed -n 's/^feishu-media listening on \(http:[^ ]*\).*/\1/p' "$work/stdout")
-  [ -n "$base" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/stderr"; echo "server exited" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$base" ] || { cat "$work/stderr"; echo "server did not start" >&2; exit 1; }
+# start NAME ARGS…: runs `serve ARGS… --listen 127.0.0.1:0` in the background, logging to
+# $work/NAME.{stdout,stderr}; sets started_pid and started_base (the address it printed).
+start() {
+  local name=$1; shift
+  "$bin" serve --listen 127.0.0.1:0 "$@" >"$work/$name.stdout" 2>"$work/$name.stderr" &
+  started_pid=$! started_base=
+  for _ in $(seq 1 100); do
+    started_base=$(sed -n 's/^feishu-media listening on \(http:[^ ]*\).*/\1/p' "$work/$name.stdout")
+    [ -n "$started_base" ] && return 0
+    kill -0 "$started_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$work/$name.stderr"; echo "$name server did not start" >&2; exit 1
+}
+start compat --data-dir "$work/data" --seed "$here/world.json"
+server_pid=$started_pid base=$started_base
 
 status=0
 python/.venv/bin/python python/check.py "$base" "$here/fixtures" || status=1
@@ -59,14 +64,8 @@ node node/check.js "$base" "$here/fixtures" || status=1
 CHROMIUM=$(command -v "${CHROMIUM:-chromium}") node browser/check.js "$base" "$here/fixtures" || status=1
 # A user's "export this document with its images" script, against the demo world: the
 # files it writes are the demo's media, byte for byte.
-"$bin" serve --memory --demo --listen 127.0.0.1:0 >"$work/demo-stdout" 2>"$work/demo-stderr" &
-demo_pid=$!
-demo=
-for _ in $(seq 1 100); do
-  demo=$(sed -n 's/^feishu-media listening on \(http:[^ ]*\).*/\1/p' "$work/demo-stdout")
-  [ -n "$demo" ] && break
-  sleep 0.1
-done
+start demo --memory --demo
+demo_pid=$started_pid demo=$started_base
 if python/.venv/bin/python export/export_docx.py "$demo" cli_demo demo-secret doxcnDemo "$work/export" \
   && curl -sS -H "Authorization: Bearer u-demo-alice" "$demo/open-apis/drive/v1/medias/boxcnDemoImage/download" -o "$work/image" \
   && cmp -s "$work/image" "$work/export/架构图.png" \
@@ -80,14 +79,8 @@ kill "$demo_pid" 2>/dev/null; wait "$demo_pid" 2>/dev/null || true
 
 # The web console in Chromium, against a demo world with the admin API on; screenshots
 # of its main views go to target/console-screenshots/.
-"$bin" serve --memory --demo --admin-token adm-console --listen 127.0.0.1:0 >"$work/console-stdout" 2>"$work/console-stderr" &
-console_pid=$!
-console=
-for _ in $(seq 1 100); do
-  console=$(sed -n 's/^feishu-media listening on \(http:[^ ]*\).*/\1/p' "$work/console-stdout")
-  [ -n "$console" ] && break
-  sleep 0.1
-done
+start console --memory --demo --admin-token adm-console
+console_pid=$started_pid console=$started_base
 CHROMIUM=$(command -v "${CHROMIUM:-chromium}") node browser/console.js "$console" adm-console "$here/../target/console-screenshots" || status=1
 kill "$console_pid" 2>/dev/null; wait "$console_pid" 2>/dev/null || true
 
@@ -102,6 +95,6 @@ schemathesis/.venv/bin/st run "$base/openapi.json" -H "Authorization: Bearer $to
   >"$work/schemathesis" 2>&1 && echo "schemathesis: $(grep -E '[0-9]+ generated' "$work/schemathesis" | tr -s ' ')" \
   || { cat "$work/schemathesis"; echo "FAIL schemathesis"; status=1; }
 if [ "$status" -ne 0 ]; then
-  echo "--- server log ---"; tail -n 40 "$work/stderr"
+  echo "--- server log ---"; tail -n 40 "$work/compat.stderr"
 fi
 exit "$status"

@@ -64,6 +64,8 @@ struct Planned {
     bitable: Option<BitableLocation>,
     deleted: bool,
     source: Source,
+    /// The media of this token already stored, as validation read it.
+    stored: Option<Media>,
 }
 
 /// The one source of bytes among `path`, `content_text` and `content_base64` of the
@@ -349,7 +351,10 @@ pub async fn apply(
             non_empty(p("file_name"), &file_name)?;
             token_shape(p("token"), &d.token)?;
             let stored = state.meta.media(&d.token).await.map_err(internal)?;
-            if stored.is_some_and(|old| old.parent_type != ParentType::Explorer) {
+            if stored
+                .as_ref()
+                .is_some_and(|old| old.parent_type != ParentType::Explorer)
+            {
                 return Err(SeedError::at(
                     p("token"),
                     format!("{:?} is a media's token", d.token),
@@ -374,6 +379,7 @@ pub async fn apply(
                 bitable: None,
                 deleted: false,
                 source,
+                stored,
             });
         } else if bytes || d.file_name.is_some() || d.mime_type.is_some() {
             return Err(SeedError::at(
@@ -433,7 +439,10 @@ pub async fn apply(
             "media or drive file",
         )?;
         let stored = state.meta.media(&md.file_token).await.map_err(internal)?;
-        if stored.is_some_and(|old| old.parent_type == ParentType::Explorer) {
+        if stored
+            .as_ref()
+            .is_some_and(|old| old.parent_type == ParentType::Explorer)
+        {
             return Err(SeedError::at(
                 p("file_token"),
                 format!("{:?} is a drive file's token", md.file_token),
@@ -507,12 +516,13 @@ pub async fn apply(
             bitable: md.bitable.clone(),
             deleted: md.deleted.unwrap_or(false),
             source,
+            stored,
         });
     }
 
     // Everything is valid: write the bytes, then all metadata at once.
     for md in planned {
-        let old = state.meta.media(&md.file_token).await.map_err(internal)?;
+        let old = md.stored;
         // Bytes the media already has are hashed, not written again: an unchanged
         // re-seed reads its fixtures and writes no blob.
         let kept = match &old {
