@@ -80,6 +80,37 @@ fn seeded_with_file(dir: &Path, size: u64) -> Server {
 }
 
 #[test]
+fn a_manifest_named_without_a_folder_reads_its_fixtures_from_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    world_with_file(dir.path(), 5000);
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--memory",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            "manifest.json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        first.starts_with("feishu-media listening on "),
+        "{first:?}, stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn a_refused_manifest_exits_3_naming_the_json_path() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("m.json");

@@ -27,7 +27,11 @@ pub async fn load_file(state: &AppState, path: &Path) -> Result<SeedReport, Seed
         .await
         .map_err(|e| SeedError::at("$", format!("cannot read {}: {e}", path.display())))?;
     let manifest = parse(&bytes)?;
-    let base = path.parent().map(Path::to_owned).unwrap_or_default();
+    // A bare file name's parent is "": its fixtures are in the current folder.
+    let base = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
     load_startup(state, manifest, base).await
 }
 
