@@ -53,7 +53,8 @@ pub async fn load_startup(
 
 /// Where a media's bytes come from, once checked.
 enum Source {
-    File(PathBuf),
+    /// A fixture, and its digest when validation took it.
+    File(PathBuf, Option<String>),
     Bytes(Vec<u8>),
 }
 
@@ -74,15 +75,19 @@ struct Planned {
 
 /// The one source of bytes among `path`, `content_text` and `content_base64` of the
 /// object at `at`.
+/// A file's digest is taken with the checks when `hash` (the media is stored already,
+/// so an unchanged re-seed compares digests instead of writing the bytes again).
 async fn source(
     files: Option<&Path>,
     at: String,
     (path, text, b64): (&Option<String>, &Option<String>, &Option<String>),
+    hash: bool,
 ) -> Result<Source, SeedError> {
     match (path, text, b64) {
-        (Some(path), None, None) => Ok(Source::File(
-            fixture(files, path, format!("{at}.path")).await?,
-        )),
+        (Some(path), None, None) => {
+            let (path, digest) = fixture(files, path, format!("{at}.path"), hash).await?;
+            Ok(Source::File(path, digest))
+        }
         (None, Some(text), None) => Ok(Source::Bytes(text.clone().into_bytes())),
         (None, None, Some(b64)) => Ok(Source::Bytes(
             base64::engine::general_purpose::STANDARD
@@ -103,16 +108,13 @@ async fn unchanged(state: &AppState, source: &Source, digest: &str) -> Result<bo
     let internal = |e: StoreError| SeedError::at("$", format!("storage: {e}"));
     let ours = match source {
         Source::Bytes(bytes) => blob::digest_of(bytes),
-        Source::File(path) => {
+        Source::File(_, Some(digest)) => digest.clone(),
+        Source::File(path, None) => {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || {
-                let mut hasher = blake3::Hasher::new();
-                hasher.update_reader(std::fs::File::open(&path)?)?;
-                Ok::<_, std::io::Error>(hasher.finalize().to_hex().to_string())
-            })
-            .await
-            .map_err(|e| SeedError::at("$", format!("hashing a fixture: {e}")))?
-            .map_err(|e| SeedError::at("$", format!("cannot read a fixture: {e}")))?
+            tokio::task::spawn_blocking(move || digest_of_file(&path))
+                .await
+                .map_err(|e| SeedError::at("$", format!("hashing a fixture: {e}")))?
+                .map_err(|e| SeedError::at("$", format!("cannot read a fixture: {e}")))?
         }
     };
     Ok(ours == digest && state.blobs.size(digest).await.map_err(internal)?.is_some())
@@ -130,7 +132,19 @@ fn token_shape(path: String, token: &str) -> Result<(), SeedError> {
 }
 
 /// The file `path` names inside `files`, which it must not leave.
-async fn fixture(files: Option<&Path>, path: &str, at: String) -> Result<PathBuf, SeedError> {
+fn digest_of_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(std::fs::File::open(path)?)?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// `hash`: the file's digest too, in the same trip to the blocking pool.
+async fn fixture(
+    files: Option<&Path>,
+    path: &str,
+    at: String,
+    hash: bool,
+) -> Result<(PathBuf, Option<String>), SeedError> {
     let Some(dir) = files else {
         return Err(SeedError::at(
             at,
@@ -138,27 +152,45 @@ async fn fixture(files: Option<&Path>, path: &str, at: String) -> Result<PathBuf
              (or start the server with --fixtures-dir)",
         ));
     };
-    let dir = tokio::fs::canonicalize(dir)
-        .await
-        .map_err(|e| SeedError::at(at.clone(), format!("{}: {e}", dir.display())))?;
-    // Resolved with every symbolic link followed, so a link cannot lead out either.
-    let full = tokio::fs::canonicalize(dir.join(path))
-        .await
-        .map_err(|_| SeedError::at(at.clone(), format!("no file {path:?} in {}", dir.display())))?;
-    if !full.starts_with(&dir) {
-        return Err(SeedError::at(
-            at,
-            format!(
-                "{path:?} is outside {}, the only folder read",
-                dir.display()
-            ),
-        ));
-    }
-    if !tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_file()) {
-        return Err(SeedError::at(at, format!("{path:?} is not a file")));
-    }
-    Ok(full)
+    // One trip to the blocking pool for the three lookups (a manifest may name 100 000).
+    let (dir, relative) = (dir.to_owned(), path.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let dir = std::fs::canonicalize(&dir)
+            .map_err(|e| SeedError::at(at.clone(), format!("{}: {e}", dir.display())))?;
+        // Resolved with every symbolic link followed, so a link cannot lead out either.
+        let full = std::fs::canonicalize(dir.join(&relative)).map_err(|_| {
+            SeedError::at(
+                at.clone(),
+                format!("no file {relative:?} in {}", dir.display()),
+            )
+        })?;
+        if !full.starts_with(&dir) {
+            return Err(SeedError::at(
+                at,
+                format!(
+                    "{relative:?} is outside {}, the only folder read",
+                    dir.display()
+                ),
+            ));
+        }
+        if !std::fs::metadata(&full).is_ok_and(|m| m.is_file()) {
+            return Err(SeedError::at(at, format!("{relative:?} is not a file")));
+        }
+        // A file that cannot be read is found at the write, which reads it again.
+        let digest = if hash {
+            digest_of_file(&full).ok()
+        } else {
+            None
+        };
+        Ok((full, digest))
+    })
+    .await
+    .map_err(|e| SeedError::at("$", format!("checking a fixture: {e}")))?
 }
+
+/// How many media are validated, hashed or written at once: their lookups, fixture
+/// checks and blob writes wait on the database and the disk, not on this thread.
+const SEED_CONCURRENCY: usize = 32;
 
 pub(crate) fn non_empty(path: String, value: &str) -> Result<(), SeedError> {
     if value.is_empty() {
@@ -368,6 +400,7 @@ pub async fn apply(
                 files,
                 format!("documents[{i}]"),
                 (&d.path, &d.content_text, &d.content_base64),
+                stored.is_some(),
             )
             .await?;
             planned.push(Planned {
@@ -442,6 +475,12 @@ pub async fn apply(
             &md.file_token,
             "media or drive file",
         )?;
+    }
+    // The checks that read the store or the disk, several media at a time; the first
+    // failure in manifest order is the one reported, as if they ran one by one.
+    let doc_types = &doc_types;
+    let plan = async |i: usize, md: &MediaSpec| -> Result<Planned, SeedError> {
+        let p = |k: &str| format!("media[{i}].{k}");
         let stored = state.meta.media(&md.file_token).await.map_err(internal)?;
         if stored
             .as_ref()
@@ -505,9 +544,10 @@ pub async fn apply(
             files,
             format!("media[{i}]"),
             (&md.path, &md.content_text, &md.content_base64),
+            stored.is_some(),
         )
         .await?;
-        planned.push(Planned {
+        Ok(Planned {
             file_token: md.file_token.clone(),
             document: md.document.clone(),
             parent_type: parent_type.expect("checked above"),
@@ -521,11 +561,22 @@ pub async fn apply(
             deleted: md.deleted.unwrap_or(false),
             source,
             stored,
-        });
+        })
+    };
+    for (n, chunk) in m.media.chunks(SEED_CONCURRENCY).enumerate() {
+        let at = n * SEED_CONCURRENCY;
+        let checked = futures_util::future::join_all(
+            chunk.iter().enumerate().map(|(i, md)| plan(at + i, md)),
+        )
+        .await;
+        for p in checked {
+            planned.push(p?);
+        }
     }
 
-    // Everything is valid: write the bytes, then all metadata at once.
-    for md in planned {
+    // Everything is valid: write the bytes (several at a time), then all metadata at once.
+    let declared_media = planned.len();
+    let write = async |md: Planned| -> Result<Option<Media>, SeedError> {
         let old = md.stored;
         // Bytes the media already has are hashed, not written again: an unchanged
         // re-seed reads its fixtures and writes no blob.
@@ -541,7 +592,7 @@ pub async fn apply(
         };
         let info = match (kept, md.source) {
             (Some(info), _) => info,
-            (None, Source::File(path)) => {
+            (None, Source::File(path, _)) => {
                 let mut f = tokio::fs::File::open(&path).await.map_err(|e| {
                     SeedError::at("$", format!("cannot read {}: {e}", path.display()))
                 })?;
@@ -556,7 +607,7 @@ pub async fn apply(
             Some(o) if o.digest == info.digest => o.modified_at_ms,
             _ => now,
         };
-        batch.media.push(Media {
+        let media = Media {
             file_token: md.file_token,
             document: md.document,
             parent_type: md.parent_type,
@@ -570,7 +621,16 @@ pub async fn apply(
             deleted: md.deleted,
             created_at_ms,
             modified_at_ms,
-        });
+        };
+        // A media stored exactly so is not written again (nor its cache entry dropped).
+        Ok((old.as_ref() != Some(&media)).then_some(media))
+    };
+    let mut planned = planned.into_iter().peekable();
+    while planned.peek().is_some() {
+        let chunk: Vec<Planned> = planned.by_ref().take(SEED_CONCURRENCY).collect();
+        for written in futures_util::future::join_all(chunk.into_iter().map(write)).await {
+            batch.media.extend(written?);
+        }
     }
     batch.apps = m
         .apps
@@ -599,6 +659,6 @@ pub async fn apply(
         users: batch.users.len(),
         user_tokens: batch.tokens.len(),
         documents: batch.documents.len(),
-        media: batch.media.len(),
+        media: declared_media,
     })
 }
