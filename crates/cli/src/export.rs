@@ -34,9 +34,9 @@ pub struct ExportArgs {
     /// The kind of every document given: docx, sheet or bitable.
     #[arg(long = "type")]
     kind: Option<String>,
-    /// Parallel ranged requests per file.
-    #[arg(long, default_value_t = 4)]
-    connections: usize,
+    /// Parallel ranged requests per file (default: chosen per file from its first answer).
+    #[arg(long)]
+    connections: Option<usize>,
     /// Files downloaded at once.
     #[arg(long, default_value_t = 4)]
     parallel: usize,
@@ -364,7 +364,7 @@ async fn fetch(
     }
     let opts = DownloadOptions {
         extra: w.extra.clone(),
-        connections: args.connections.max(1),
+        connections: args.connections.map(|n| n.max(1)),
         force: true,
         save_as: Some(format!(".{}.export", w.file_token)),
         ..Default::default()

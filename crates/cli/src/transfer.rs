@@ -72,15 +72,16 @@ pub struct DownloadArgs {
     /// The bitable `extra` parameter (JSON).
     #[arg(long)]
     extra: Option<String>,
-    /// Parallel ranged requests per file.
-    #[arg(long, default_value_t = 4)]
-    connections: usize,
+    /// Parallel ranged requests per file. Without it (and --chunk-mib), each download
+    /// measures its first answer and splits the rest to suit the link and the quota.
+    #[arg(long)]
+    connections: Option<usize>,
     /// Files downloaded at once.
     #[arg(long, default_value_t = 4)]
     parallel: usize,
-    /// Chunk size in MiB (resume granularity).
-    #[arg(long, default_value_t = 8)]
-    chunk_mib: u64,
+    /// Chunk size in MiB (resume granularity; 8 with --connections).
+    #[arg(long)]
+    chunk_mib: Option<u64>,
     /// Overwrite files that exist.
     #[arg(long)]
     force: bool,
@@ -201,8 +202,8 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<()> {
     let client = args.conn.client()?;
     let opts = DownloadOptions {
         extra: args.extra.clone(),
-        connections: args.connections.max(1),
-        chunk_size: args.chunk_mib.max(1) * 1024 * 1024,
+        connections: args.connections.map(|n| n.max(1)),
+        chunk_size: args.chunk_mib.map(|m| m.max(1) * 1024 * 1024),
         force: args.force,
         save_as: None,
     };

@@ -240,6 +240,11 @@ impl Client {
     /// within the quota, retrying transport errors, 5xx, 1061045 and 429; a stale tenant
     /// token is renewed once. Answers with any 2xx (and 206/304/416 for downloads: the
     /// caller decides) that is not a JSON error envelope.
+    /// The quota's time between two requests of `endpoint`.
+    pub(crate) fn request_spacing(&self, endpoint: Endpoint) -> std::time::Duration {
+        self.inner.limiters.of(endpoint).spacing()
+    }
+
     pub(crate) async fn send(
         &self,
         endpoint: Endpoint,

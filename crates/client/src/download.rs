@@ -12,13 +12,16 @@
 use crate::client::{Body, Client};
 use crate::error::{Error, Result};
 use crate::names::safe_file_name;
+use crate::segments;
 use feishu_media_proto::disposition;
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 /// Told about a download's progress (the CLI draws bars with it).
@@ -33,31 +36,28 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DownloadOptions {
     /// The bitable `extra` parameter.
     pub extra: Option<String>,
-    /// Chunks of one file fetched at once.
-    pub connections: usize,
-    /// The size of a chunk (and of the first request).
-    pub chunk_size: u64,
+    /// Chunks of one file fetched at once. `None` (with `chunk_size` `None`): chosen
+    /// from what the first answer shows. That answer asks for the whole media and is
+    /// measured as it comes (the wait for its first body byte, one connection's rate);
+    /// the rest is cut so that every connection ends at about the same moment within
+    /// the quota, and a fast link or a small media stays on one connection.
+    pub connections: Option<usize>,
+    /// The size of a chunk (and of the first request); `None`: 8 MiB with a given
+    /// `connections`, else chosen with them.
+    pub chunk_size: Option<u64>,
     /// Overwrite an existing file of the same name.
     pub force: bool,
     /// Save under this name (made safe) rather than the one the server gives.
     pub save_as: Option<String>,
 }
 
-impl Default for DownloadOptions {
-    fn default() -> Self {
-        Self {
-            extra: None,
-            connections: 4,
-            chunk_size: 8 * 1024 * 1024,
-            force: false,
-            save_as: None,
-        }
-    }
-}
+/// The chunk size and connections when only one of them is given.
+const DEFAULT_CHUNK: u64 = 8 * 1024 * 1024;
+const DEFAULT_CONNECTIONS: usize = 4;
 
 /// A finished download.
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +89,8 @@ pub struct Fetched {
     pub status: u16,
     pub headers: HeaderMap,
     response: reqwest::Response,
+    /// When the request went out (after its turn in the quota).
+    sent_at: Instant,
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -145,10 +147,12 @@ impl Client {
             Some(b) => format!("bytes={a}-{b}"),
             None => format!("bytes={a}-"),
         });
+        let sent_at = Mutex::new(Instant::now());
         let answer = self
             .send(
                 feishu_media_proto::endpoint::Endpoint::Download,
                 |http, auth| {
+                    *sent_at.lock().expect("not poisoned") = Instant::now();
                     let mut r = http.get(&url).header("Authorization", auth);
                     if let Some(e) = extra {
                         r = r.query(&[("extra", e)]);
@@ -169,6 +173,7 @@ impl Client {
                 status: answer.status,
                 headers: answer.headers,
                 response,
+                sent_at: sent_at.into_inner().expect("not poisoned"),
             }),
             Body::Read(_) => Err(Error::Inconsistent(
                 "a JSON answer where media bytes were expected".into(),
@@ -250,14 +255,18 @@ impl Client {
             .await
             .map_err(Error::from)?;
         let extra = opts.extra.as_deref();
-        let chunk = opts.chunk_size.max(64 * 1024);
+        let adaptive = opts.connections.is_none() && opts.chunk_size.is_none();
+        let chunk = opts.chunk_size.unwrap_or(DEFAULT_CHUNK).max(64 * 1024);
         let transferred = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        // The measured first answer, still streaming its share (adaptive downloads).
+        let mut first_share = None;
 
         let (state, resumed) = match work.load().await {
             Some(st) => (st, true),
             None => {
+                let asked = if adaptive { None } else { Some(chunk - 1) };
                 let mut first = self
-                    .download_range(file_token, Some((0, Some(chunk - 1))), None, extra)
+                    .download_range(file_token, Some((0, asked)), None, extra)
                     .await?;
                 if first.status == 416 {
                     // Any range of an empty media is unsatisfiable: ask for it whole.
@@ -281,6 +290,7 @@ impl Client {
                     total,
                     chunk,
                     done: vec![false; total.div_ceil(chunk) as usize],
+                    bounds: Vec::new(),
                 };
                 let target = target_path(out_dir, opts, &state.file_name, file_token);
                 if !opts.force && tokio::fs::try_exists(&target).await.map_err(Error::from)? {
@@ -297,6 +307,23 @@ impl Client {
                     // The server sent it all at once (no ranges): keep it as it comes.
                     write_body(&mut first, &work.part, 0, total, &progress, &transferred).await?;
                     shared.lock().done.iter_mut().for_each(|d| *d = true);
+                } else if adaptive && total > 0 {
+                    if first.content_range().map(|r| (r.0, r.1)) != Some((0, total - 1)) {
+                        return Err(bad("asked for bytes 0-, got another range").into());
+                    }
+                    let (bounds, share) = self.measure_and_plan(
+                        first,
+                        work.part.clone(),
+                        total,
+                        progress.clone(),
+                        transferred.clone(),
+                    );
+                    let bounds = bounds.await;
+                    let mut st = shared.lock();
+                    st.done = vec![false; bounds.len() - 1];
+                    st.bounds = bounds;
+                    drop(st);
+                    first_share = Some(share);
                 } else if total > 0 {
                     let (a, b, _) = first.content_range().expect("checked above");
                     let want_end = chunk.min(total) - 1;
@@ -355,23 +382,71 @@ impl Client {
             progress.start(&state.file_name, state.total, have);
         }
 
-        // The missing chunks, a few at a time.
+        // The missing chunks, a few at a time (the first one's still coming in, if its
+        // answer was measured).
         let missing: VecDeque<usize> = state
             .done
             .iter()
             .enumerate()
-            .filter(|(_, d)| !**d)
+            .filter(|(i, d)| !(**d || (first_share.is_some() && *i == 0)))
             .map(|(i, _)| i)
             .collect();
-        if !missing.is_empty() {
+        // Measured or resumed with no number given: a connection per segment.
+        let connections = match opts.connections {
+            Some(n) => n.max(1),
+            None if adaptive => missing.len().clamp(1, segments::MAX_EXTRA_CONNECTIONS),
+            None => DEFAULT_CONNECTIONS,
+        };
+        if !missing.is_empty() || first_share.is_some() {
             if state.validator.is_none() && resumed {
                 // Nothing to guard a resume with: start over.
                 return Err(Changed);
             }
             let shared = Shared::new(state.clone());
+            let missing_len = missing.len();
             let queue = Arc::new(Mutex::new(missing));
             let mut tasks = tokio::task::JoinSet::new();
-            for _ in 0..opts.connections.max(1) {
+            if let Some(share) = first_share.take() {
+                let (client, shared, work, progress, transferred) = (
+                    self.clone(),
+                    shared.clone(),
+                    work.clone(),
+                    progress.clone(),
+                    transferred.clone(),
+                );
+                let extra = opts.extra.clone();
+                tasks.spawn(async move {
+                    let reached = match share.await {
+                        Ok(Ok(_)) => None,
+                        Ok(Err(BodyCut(reached))) => Some(reached),
+                        Ok(Err(Write(e))) => return Err(e.into()),
+                        Err(e) => return Err(Error::Transport(format!("task: {e}")).into()),
+                    };
+                    let st = shared.lock().clone();
+                    if let Some(reached) = reached.filter(|r| *r < st.chunk_end(0)) {
+                        // Go on from the byte reached, under If-Range like any chunk.
+                        client
+                            .fetch_chunk(
+                                &st,
+                                0,
+                                reached,
+                                extra.as_deref(),
+                                &work.part,
+                                &progress,
+                                &transferred,
+                            )
+                            .await?;
+                    }
+                    let snapshot = {
+                        let mut s = shared.lock();
+                        s.done[0] = true;
+                        s.clone()
+                    };
+                    work.save(&snapshot).await.map_err(Error::from)?;
+                    Ok(())
+                });
+            }
+            for _ in 0..connections.min(missing_len) {
                 let (client, queue, shared, work, progress, transferred) = (
                     self.clone(),
                     queue.clone(),
@@ -387,7 +462,7 @@ impl Client {
                             return Ok(());
                         };
                         let st = shared.lock().clone();
-                        let from = i as u64 * st.chunk;
+                        let from = st.chunk_start(i);
                         client
                             .fetch_chunk(
                                 &st,
@@ -444,6 +519,52 @@ impl Client {
         })
     }
 
+    /// Streams the first answer (all of the media, `bytes=0-`) into the part file in a
+    /// task of its own, and plans the rest from how it arrives ([`segments::plan`]).
+    /// Gives the future of the chunk bounds (from 0 to `total`; the first chunk is this
+    /// answer's share, where it stops) and the task, which ends with the offset reached
+    /// or where the body broke off.
+    fn measure_and_plan(
+        &self,
+        first: Fetched,
+        part: PathBuf,
+        total: u64,
+        progress: Arc<dyn Progress>,
+        transferred: Arc<AtomicU64>,
+    ) -> (
+        impl std::future::Future<Output = Vec<u64>> + use<>,
+        tokio::task::JoinHandle<Result<u64, BodyError>>,
+    ) {
+        let at = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicU64::new(total));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let share = tokio::spawn(write_measured(
+            first,
+            part,
+            total,
+            (at.clone(), stop.clone(), tx),
+            progress,
+            transferred,
+        ));
+        let spacing = self.request_spacing(feishu_media_proto::endpoint::Endpoint::Download);
+        let bounds = async move {
+            let mut rest = match rx.await {
+                Ok(probe) => {
+                    tracing::debug!(?probe, "first answer measured");
+                    segments::plan(total, at.load(Ordering::Acquire), probe, spacing)
+                }
+                // The body broke off before it could be measured: even segments, the
+                // first continued from where it broke.
+                Err(_) => segments::even(0, total, DEFAULT_CONNECTIONS).split_off(1),
+            };
+            stop.store(rest[0], Ordering::Release);
+            rest.insert(0, 0);
+            tracing::debug!(segments = rest.len() - 1, "download planned");
+            rest
+        };
+        (bounds, share)
+    }
+
     /// Fetches chunk `i` into the part file, continuing from the byte reached when the
     /// body breaks off, and checking that every answer is exactly the range asked for.
     #[allow(clippy::too_many_arguments)]
@@ -457,7 +578,7 @@ impl Client {
         progress: &Arc<dyn Progress>,
         transferred: &Arc<std::sync::atomic::AtomicU64>,
     ) -> Result<(), Stop> {
-        let end = i as u64 * st.chunk + st.chunk_len(i); // exclusive
+        let end = st.chunk_end(i); // exclusive
         let mut pos = from;
         let mut failures = 0;
         while pos < end {
@@ -591,6 +712,86 @@ async fn write_body(
     Ok(())
 }
 
+/// How long to measure the first answer's rate: at least this much of its body and
+/// time, unless it takes longer than the cap.
+const PROBE_BYTES: u64 = 256 * 1024;
+const PROBE_TIME: Duration = Duration::from_millis(100);
+const PROBE_MAX_TIME: Duration = Duration::from_millis(500);
+
+/// Writes the first answer from byte 0 on, tells `probe` how it arrives once it has
+/// seen enough (or at its end), keeps `at` at the offset reached, and stops at `stop`
+/// (which the plan lowers). Bytes written past a lowered stop are the same bytes the
+/// next chunk writes: harmless.
+async fn write_measured(
+    mut f: Fetched,
+    part: PathBuf,
+    total: u64,
+    (at, stop, probe): (
+        Arc<AtomicU64>,
+        Arc<AtomicU64>,
+        tokio::sync::oneshot::Sender<segments::Probe>,
+    ),
+    progress: Arc<dyn Progress>,
+    transferred: Arc<AtomicU64>,
+) -> Result<u64, BodyError> {
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(&part)
+        .await
+        .map_err(|e| Write(e.into()))?;
+    let mut probe = Some(probe);
+    let mut first_piece: Option<Instant> = None;
+    let (mut pos, mut since_first) = (0u64, 0u64);
+    loop {
+        let limit = stop.load(Ordering::Acquire);
+        if pos >= limit {
+            break;
+        }
+        match f.chunk().await {
+            Ok(Some(bytes)) => {
+                let now = Instant::now();
+                let keep = bytes.len().min((limit - pos) as usize);
+                file.write_all(&bytes[..keep])
+                    .await
+                    .map_err(|e| Write(e.into()))?;
+                pos += keep as u64;
+                at.store(pos, Ordering::Release);
+                transferred.fetch_add(keep as u64, Ordering::Relaxed);
+                progress.advance(keep as u64);
+                let Some(t0) = first_piece else {
+                    first_piece = Some(now);
+                    continue;
+                };
+                since_first += keep as u64;
+                let took = now - t0;
+                let seen = (since_first >= PROBE_BYTES && took >= PROBE_TIME)
+                    || took >= PROBE_MAX_TIME
+                    || pos >= total;
+                if seen && let Some(tx) = probe.take() {
+                    let _ = tx.send(segments::Probe {
+                        first_byte: t0 - f.sent_at,
+                        rate: since_first as f64 / took.as_secs_f64(),
+                    });
+                }
+            }
+            Ok(None) if pos == total => break,
+            Ok(None) | Err(_) => {
+                file.flush().await.map_err(|e| Write(e.into()))?;
+                return Err(BodyCut(pos));
+            }
+        }
+    }
+    if let Some(tx) = probe.take() {
+        // All of it came before there was enough to measure: nothing is left to split.
+        let _ = tx.send(segments::Probe {
+            first_byte: first_piece.map_or(Duration::ZERO, |t| t - f.sent_at),
+            rate: f64::INFINITY,
+        });
+    }
+    file.flush().await.map_err(|e| Write(e.into()))?;
+    Ok(pos)
+}
+
 /// What a resumable download remembers between runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct State {
@@ -602,12 +803,40 @@ struct State {
     total: u64,
     chunk: u64,
     done: Vec<bool>,
+    /// Chunk `i` is `bounds[i]..bounds[i + 1]` when chunks were planned (no
+    /// `connections` given); empty: every chunk is `chunk` long.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    bounds: Vec<u64>,
 }
 
 impl State {
+    fn chunk_start(&self, i: usize) -> u64 {
+        match self.bounds.get(i) {
+            Some(b) => *b,
+            None => (i as u64 * self.chunk).min(self.total),
+        }
+    }
+
+    fn chunk_end(&self, i: usize) -> u64 {
+        match self.bounds.get(i + 1) {
+            Some(b) => *b,
+            None => ((i as u64 + 1) * self.chunk).min(self.total),
+        }
+    }
+
     fn chunk_len(&self, i: usize) -> u64 {
-        let start = i as u64 * self.chunk;
-        self.total.saturating_sub(start).min(self.chunk)
+        self.chunk_end(i) - self.chunk_start(i)
+    }
+
+    /// Whether the chunks cover `0..total` exactly, one `done` flag each.
+    fn consistent(&self) -> bool {
+        if self.bounds.is_empty() {
+            return self.chunk > 0 && self.done.len() as u64 == self.total.div_ceil(self.chunk);
+        }
+        self.bounds.len() == self.done.len() + 1
+            && self.bounds.first() == Some(&0)
+            && self.bounds.last() == Some(&self.total)
+            && self.bounds.windows(2).all(|w| w[0] < w[1])
     }
 }
 
@@ -648,10 +877,7 @@ impl Work {
         let bytes = tokio::fs::read(&self.state).await.ok()?;
         let st: State = serde_json::from_slice(&bytes).ok()?;
         let part_len = tokio::fs::metadata(&self.part).await.ok()?.len();
-        let ok = st.file_token == self.file_token
-            && part_len == st.total
-            && st.chunk > 0
-            && st.done.len() as u64 == st.total.div_ceil(st.chunk);
+        let ok = st.file_token == self.file_token && part_len == st.total && st.consistent();
         ok.then_some(st)
     }
 

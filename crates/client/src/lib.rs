@@ -140,6 +140,7 @@ pub mod error;
 pub mod names;
 pub mod quota;
 pub mod retry;
+mod segments;
 pub mod upload;
 
 pub use client::{Client, ClientBuilder};

@@ -82,6 +82,14 @@ impl Limiter {
     pub fn used_today(&self) -> u32 {
         self.today.lock().expect("not poisoned").1
     }
+
+    /// The time between two requests (zero without a per-second limit).
+    pub fn spacing(&self) -> std::time::Duration {
+        match self.quota.per_second {
+            0 => std::time::Duration::ZERO,
+            n => std::time::Duration::from_secs(1) / n,
+        }
+    }
 }
 
 /// One [`Limiter`] per endpoint, made when first used: the quota given for the media API,

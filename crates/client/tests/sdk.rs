@@ -128,7 +128,7 @@ async fn byte_identical_single_and_segmented() {
         &c,
         "boxBig",
         DownloadOptions {
-            chunk_size: 16 << 20,
+            chunk_size: Some(16 << 20),
             ..Default::default()
         },
     )
@@ -140,8 +140,8 @@ async fn byte_identical_single_and_segmented() {
         &c,
         "boxBig",
         DownloadOptions {
-            chunk_size: 1 << 20,
-            connections: 4,
+            chunk_size: Some(1 << 20),
+            connections: Some(4),
             ..Default::default()
         },
     )
@@ -154,14 +154,73 @@ async fn byte_identical_single_and_segmented() {
     );
 }
 
+/// How many download requests the server saw.
+fn ranges_asked(s: &TestServer) -> usize {
+    requests_to(s, "download").len()
+}
+
+#[tokio::test]
+async fn with_no_connections_given_a_slow_link_is_split_and_a_fast_one_is_not() {
+    let data = bytes_of(6 * 1024 * 1024, 5);
+    let s = TestServer::start(world(&[("boxS", "s.bin", &data)])).await;
+    let c = client(&s, "cli_std"); // Feishu's 5 requests/s
+    // Fast (loopback): the first answer is the whole media.
+    let (got, d) = fetch(&c, "boxS", DownloadOptions::default()).await;
+    assert!(got == data);
+    assert_eq!(d.bytes_transferred, data.len() as u64);
+    assert_eq!(ranges_asked(&s), 1, "a fast link is not split");
+
+    // 3 MB/s a connection after 100 ms: one would take 2.2 s; split, each byte once.
+    s.state.faults.set(
+        parse_rules(
+            br#"[{"endpoint":"download","action":{"first_byte_ms":100,"bandwidth_bytes_per_s":3000000}}]"#,
+        )
+        .unwrap(),
+    );
+    s.state.requests.clear();
+    let (got, d) = fetch(&c, "boxS", DownloadOptions::default()).await;
+    assert!(got == data);
+    assert_eq!(
+        d.bytes_transferred,
+        data.len() as u64,
+        "no byte is fetched twice"
+    );
+    let asked = ranges_asked(&s);
+    assert!((3..=16).contains(&asked), "{asked} requests");
+    // Every one of them a range.
+    let statuses: Vec<u16> = requests_to(&s, "download")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert!(statuses.iter().all(|st| *st == 206), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_measured_first_answer_that_breaks_off_is_continued() {
+    let data = bytes_of(6 * 1024 * 1024, 6);
+    let s = TestServer::start(world(&[("boxC", "c.bin", &data)])).await;
+    let c = client(&s, "cli_std");
+    // The first answer breaks after 1 MB, after it was measured; every answer is slow.
+    s.state.faults.set(
+        parse_rules(
+            br#"[{"endpoint":"download","times":1,"action":{"cut_after_bytes":1000000,"bandwidth_bytes_per_s":3000000}},
+                 {"endpoint":"download","action":{"bandwidth_bytes_per_s":3000000}}]"#,
+        )
+        .unwrap(),
+    );
+    let (got, _) = fetch(&c, "boxC", DownloadOptions::default()).await;
+    assert!(got == data);
+    assert!(ranges_asked(&s) >= 3);
+}
+
 #[tokio::test]
 async fn faults_are_survived_with_as_few_retries_as_they_force() {
     let data = bytes_of(3 * 1024 * 1024, 2);
     let s = TestServer::start(world(&[("boxF", "f.bin", &data)])).await;
     let c = client(&s, "cli_free");
     let opts = DownloadOptions {
-        chunk_size: 1 << 20,
-        connections: 2,
+        chunk_size: Some(1 << 20),
+        connections: Some(2),
         ..Default::default()
     };
     for (rules, extra_requests) in [
@@ -430,7 +489,7 @@ async fn uploads_of_every_size_come_back_identical() {
             &c,
             &token,
             DownloadOptions {
-                chunk_size: 4 << 20,
+                chunk_size: Some(4 << 20),
                 ..Default::default()
             },
         )
@@ -656,7 +715,7 @@ async fn a_wrong_content_range_stops_the_download() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let opts = DownloadOptions {
-        chunk_size: 64 * 1024,
+        chunk_size: Some(64 * 1024),
         ..Default::default()
     };
     // The chunk is 64 KiB, so the first answer must cover 0-7; it covers 0-3.
