@@ -34,6 +34,9 @@ pub async fn serve(
     let app = app(state.clone());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.title_case_headers(true)
+        // Each connection's read buffer grows to this at most (hyper's default is
+        // ~400 KiB: 200 uploads at once held 80 MiB in buffers alone, bench U).
+        .max_buf_size(64 * 1024)
         .timer(TokioTimer::new())
         // A client that opens a connection and sends no complete head in time is dropped.
         .header_read_timeout(state.config.head_timeout);

@@ -38,10 +38,10 @@ const SEALED: &str = "sealed";
 const HOLD_PIECES: usize = 4;
 /// At most this many pieces are kept, in all uploads together, by requests writing their
 /// blocks and for blocks waiting for the rolling hash; beyond that, a block's pieces are
-/// let go and the block is read back. This bounds an upload's memory, whatever the number
-/// of requests at once: 32 MiB, plus two pieces per request (the one filling and the one
-/// being written).
-const HELD_MAX: usize = 32;
+/// let go and the block is read back. With the two pieces of each of the
+/// `pieces::WRITERS_MAX` requests writing at once, this bounds uploads' memory: 16 MiB
+/// plus 16 MiB, whatever the number of requests.
+const HELD_MAX: usize = 16;
 /// The pieces held now, in all uploads.
 static HELD: AtomicUsize = AtomicUsize::new(0);
 /// An arrived block keeps its pieces only if it is at most this many blocks ahead of the
