@@ -332,7 +332,9 @@ async fn write_response(
     let length = declared.or(exact);
     let chunked = !bodiless && length.is_none();
 
-    let mut out = Vec::with_capacity(512);
+    // Room for the head and, when it goes in the same write, a small body.
+    let inline = exact.filter(|n| *n <= COALESCE_MAX as u64 && body.unread_file().is_none());
+    let mut out = Vec::with_capacity(640 + inline.unwrap_or(0) as usize);
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
@@ -352,11 +354,7 @@ async fn write_response(
         put_header(&mut out, "content-length", n.to_string().as_bytes());
     }
     if !parts.headers.contains_key(header::DATE) {
-        put_header(
-            &mut out,
-            "date",
-            httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes(),
-        );
+        put_header(&mut out, "date", http_date_now().as_bytes());
     }
     if chunked {
         put_header(&mut out, "transfer-encoding", b"chunked");
@@ -426,6 +424,25 @@ async fn write_response(
         ))),
         _ => Ok(()),
     }
+}
+
+/// `Date`'s value for now: formatted once a second per thread, not for every answer.
+fn http_date_now() -> std::rc::Rc<str> {
+    thread_local! {
+        static NOW: std::cell::RefCell<(u64, std::rc::Rc<str>)> =
+            std::cell::RefCell::new((u64::MAX, std::rc::Rc::from("")));
+    }
+    let now = std::time::SystemTime::now();
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    NOW.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            *cached = (secs, httpdate::fmt_http_date(now).into());
+        }
+        cached.1.clone()
+    })
 }
 
 /// `name: value\r\n`, the name in Title-Case as hyper's `title_case_headers` writes it

@@ -13,7 +13,7 @@ pub struct LoggedRequest {
     pub time_ms: i64,
     pub method: String,
     pub path: String,
-    pub endpoint: String,
+    pub endpoint: &'static str,
     pub app_id: Option<String>,
     pub file_token: Option<String>,
     pub status: u16,

@@ -72,11 +72,12 @@ impl Step for Observe {
             .and_then(|v| v.parse::<u64>().ok())
             .or_else(|| http_body::Body::size_hint(resp.body()).exact())
             .unwrap_or(0);
+        // Taken, not cloned: nothing reads the notes after this layer.
         let (notes, shape) = slot
             .lock()
-            .map(|n| {
+            .map(|mut n| {
                 (
-                    (n.app_id.clone(), n.file_token.clone(), n.cut_after_bytes),
+                    (n.app_id.take(), n.file_token.take(), n.cut_after_bytes),
                     (n.first_byte_ms, n.bandwidth_bytes_per_s),
                 )
             })
@@ -84,19 +85,19 @@ impl Step for Observe {
         let status = resp.status().as_u16();
         let took = started.elapsed();
         state.metrics.request(endpoint, status, bytes, took);
-        state.requests.push(LoggedRequest {
+        let entry = LoggedRequest {
             time_ms: state.clock.unix_ms() - took.as_millis() as i64,
             method: method.to_string(),
-            path: path.clone(),
-            endpoint: endpoint.to_owned(),
-            app_id: notes.0.clone(),
-            file_token: notes.1.clone(),
+            path,
+            endpoint,
+            app_id: notes.0,
+            file_token: notes.1,
             status,
             code,
             bytes,
             duration_ms: took.as_secs_f64() * 1000.0,
-            log_id: log_id.clone(),
-        });
+            log_id,
+        };
         if shape != (None, None) {
             resp = resp.map(|body| body.shaped(shape.0, shape.1));
         }
@@ -105,17 +106,18 @@ impl Step for Observe {
         }
         tracing::info!(
             target: "feishu_media::request",
-            method = %method,
-            path = %path,
-            app = notes.0.as_deref().unwrap_or("-"),
-            file_token = notes.1.as_deref().unwrap_or("-"),
+            method = %entry.method,
+            path = %entry.path,
+            app = entry.app_id.as_deref().unwrap_or("-"),
+            file_token = entry.file_token.as_deref().unwrap_or("-"),
             status,
             code,
             bytes,
-            duration_ms = took.as_secs_f64() * 1000.0,
-            log_id = %log_id,
+            duration_ms = entry.duration_ms,
+            log_id = %entry.log_id,
             "request"
         );
+        state.requests.push(entry);
         resp
     }
 }

@@ -21,9 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::AsyncRead;
 
-/// Reads up to this long are answered from memory (and blobs up to this size are kept
-/// there once read); longer ones are a range of the file.
+/// Reads up to this long are answered from memory; longer ones are a range of the file.
 const INLINE_MAX: u64 = 64 * 1024;
+/// Blobs of at most this size are kept in memory whole once a short read reads them.
+const HOT_BLOB_MAX: u64 = 1024 * 1024;
 
 pub struct FsBlobs {
     blobs: PathBuf,
@@ -264,9 +265,9 @@ impl BlobStore for FsBlobs {
     ///
     /// A short read that misses the memory cache opens and reads the file right here,
     /// on the calling (runtime) thread, as nginx does with `aio off`: `open`, `fstat`
-    /// and at most a 64 KiB `pread` (the whole blob only when it is that small) take a
-    /// few microseconds from the page cache, where the hop to the blocking pool and back
-    /// took two thread switches. Drawn from 100 000 media of 1–4 KiB (bench B100k),
+    /// and one `pread` (the whole blob, to keep, when it is at most 1 MiB: once per
+    /// blob) take microseconds from the page cache, where the hop to the blocking pool
+    /// and back took two thread switches. Drawn from 100 000 media of 1–4 KiB (bench B100k),
     /// the hop made most requests sleep and serve 9 500 req/s. A long read only opens the
     /// file (in the pool: it may be many, and the bytes go out by `sendfile`).
     async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload> {
@@ -287,7 +288,7 @@ impl BlobStore for FsBlobs {
             }
             let file = std::fs::File::open(&path).map_err(|e| not_found_is_missing(e, digest))?;
             let size = file.metadata()?.len();
-            if size <= INLINE_MAX {
+            if size <= HOT_BLOB_MAX {
                 let whole = read_at(&file, 0, size)?;
                 self.hot.insert(digest.to_owned(), whole.clone());
                 return Ok(Payload::Bytes(slice(&whole, start, end)));
