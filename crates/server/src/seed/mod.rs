@@ -131,61 +131,95 @@ fn token_shape(path: String, token: &str) -> Result<(), SeedError> {
     Ok(())
 }
 
-/// The file `path` names inside `files`, which it must not leave.
 fn digest_of_file(path: &Path) -> std::io::Result<String> {
     let mut hasher = blake3::Hasher::new();
     hasher.update_reader(std::fs::File::open(path)?)?;
     Ok(hasher.finalize().to_hex().to_string())
 }
 
-/// `hash`: the file's digest too, in the same trip to the blocking pool.
-async fn fixture(
-    files: Option<&Path>,
-    path: &str,
+/// A fixture to check: where the manifest names it, its path, and whether to take its
+/// digest too.
+struct FixtureCheck {
     at: String,
+    path: String,
     hash: bool,
-) -> Result<(PathBuf, Option<String>), SeedError> {
+}
+
+type Fixture = Result<(PathBuf, Option<String>), SeedError>;
+
+/// The files `checks` name inside `files`, which they must not leave, each with its
+/// digest if asked, in one trip to the blocking pool (a manifest may name 100 000).
+async fn fixtures(
+    files: Option<&Path>,
+    checks: Vec<FixtureCheck>,
+) -> Result<Vec<Fixture>, SeedError> {
     let Some(dir) = files else {
-        return Err(SeedError::at(
-            at,
-            "the admin API reads no files: send content_base64 or content_text \
-             (or start the server with --fixtures-dir)",
-        ));
-    };
-    // One trip to the blocking pool for the three lookups (a manifest may name 100 000).
-    let (dir, relative) = (dir.to_owned(), path.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let dir = std::fs::canonicalize(&dir)
-            .map_err(|e| SeedError::at(at.clone(), format!("{}: {e}", dir.display())))?;
-        // Resolved with every symbolic link followed, so a link cannot lead out either.
-        let full = std::fs::canonicalize(dir.join(&relative)).map_err(|_| {
-            SeedError::at(
-                at.clone(),
-                format!("no file {relative:?} in {}", dir.display()),
-            )
-        })?;
-        if !full.starts_with(&dir) {
-            return Err(SeedError::at(
-                at,
-                format!(
-                    "{relative:?} is outside {}, the only folder read",
-                    dir.display()
-                ),
-            ));
-        }
-        if !std::fs::metadata(&full).is_ok_and(|m| m.is_file()) {
-            return Err(SeedError::at(at, format!("{relative:?} is not a file")));
-        }
-        // A file that cannot be read is found at the write, which reads it again.
-        let digest = if hash {
-            digest_of_file(&full).ok()
-        } else {
-            None
+        let refused = |c: FixtureCheck| {
+            Err(SeedError::at(
+                c.at,
+                "the admin API reads no files: send content_base64 or content_text \
+                 (or start the server with --fixtures-dir)",
+            ))
         };
-        Ok((full, digest))
+        return Ok(checks.into_iter().map(refused).collect());
+    };
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let root = std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()));
+        checks
+            .into_iter()
+            .map(|c| match &root {
+                Ok(root) => fixture_in(root, c),
+                Err(why) => Err(SeedError::at(c.at, why.clone())),
+            })
+            .collect()
     })
     .await
-    .map_err(|e| SeedError::at("$", format!("checking a fixture: {e}")))?
+    .map_err(|e| SeedError::at("$", format!("checking fixtures: {e}")))
+}
+
+/// One fixture, checked: see [`fixtures`].
+async fn fixture(files: Option<&Path>, path: &str, at: String, hash: bool) -> Fixture {
+    let check = FixtureCheck {
+        at,
+        path: path.to_owned(),
+        hash,
+    };
+    fixtures(files, vec![check])
+        .await?
+        .pop()
+        .expect("one answer per check")
+}
+
+/// The file `c` names inside `root` (canonical), which it must not leave.
+fn fixture_in(root: &Path, c: FixtureCheck) -> Fixture {
+    let FixtureCheck { at, path, hash } = c;
+    // Resolved with every symbolic link followed, so a link cannot lead out either.
+    let full = std::fs::canonicalize(root.join(&path)).map_err(|_| {
+        SeedError::at(
+            at.clone(),
+            format!("no file {path:?} in {}", root.display()),
+        )
+    })?;
+    if !full.starts_with(root) {
+        return Err(SeedError::at(
+            at,
+            format!(
+                "{path:?} is outside {}, the only folder read",
+                root.display()
+            ),
+        ));
+    }
+    if !std::fs::metadata(&full).is_ok_and(|m| m.is_file()) {
+        return Err(SeedError::at(at, format!("{path:?} is not a file")));
+    }
+    // A file that cannot be read is found at the write, which reads it again.
+    let digest = if hash {
+        digest_of_file(&full).ok()
+    } else {
+        None
+    };
+    Ok((full, digest))
 }
 
 /// How many media are validated, hashed or written at once: their lookups, fixture
@@ -479,9 +513,13 @@ pub async fn apply(
     // The checks that read the store or the disk, several media at a time; the first
     // failure in manifest order is the one reported, as if they ran one by one.
     let doc_types = &doc_types;
-    let plan = async |i: usize, md: &MediaSpec| -> Result<Planned, SeedError> {
+    // `stored` and `fixture` come from the lookups of the whole chunk (below).
+    let plan = async |i: usize,
+                      md: &MediaSpec,
+                      stored: Option<Media>,
+                      fixture: Option<Fixture>|
+           -> Result<Planned, SeedError> {
         let p = |k: &str| format!("media[{i}].{k}");
-        let stored = state.meta.media(&md.file_token).await.map_err(internal)?;
         if stored
             .as_ref()
             .is_some_and(|old| old.parent_type == ParentType::Explorer)
@@ -540,13 +578,21 @@ pub async fn apply(
             }
             _ => {}
         }
-        let source = source(
-            files,
-            format!("media[{i}]"),
-            (&md.path, &md.content_text, &md.content_base64),
-            stored.is_some(),
-        )
-        .await?;
+        let source = match fixture {
+            Some(found) => {
+                let (path, digest) = found?;
+                Source::File(path, digest)
+            }
+            None => {
+                source(
+                    files,
+                    format!("media[{i}]"),
+                    (&md.path, &md.content_text, &md.content_base64),
+                    stored.is_some(),
+                )
+                .await?
+            }
+        };
         Ok(Planned {
             file_token: md.file_token.clone(),
             document: md.document.clone(),
@@ -565,8 +611,42 @@ pub async fn apply(
     };
     for (n, chunk) in m.media.chunks(SEED_CONCURRENCY).enumerate() {
         let at = n * SEED_CONCURRENCY;
+        // The chunk's stored media at once, then its fixtures in one blocking trip (a
+        // media whose bytes are only a `path`; the others say why in `source`).
+        let stored =
+            futures_util::future::join_all(chunk.iter().map(|md| state.meta.media(&md.file_token)))
+                .await;
+        let mut stored: Vec<Option<Media>> = stored
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(internal)?;
+        let checks: Vec<(usize, FixtureCheck)> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(
+                |(k, md)| match (&md.path, &md.content_text, &md.content_base64) {
+                    (Some(path), None, None) => Some((
+                        k,
+                        FixtureCheck {
+                            at: format!("media[{}].path", at + k),
+                            path: path.clone(),
+                            hash: stored[k].is_some(),
+                        },
+                    )),
+                    _ => None,
+                },
+            )
+            .collect();
+        let (which, checks): (Vec<usize>, Vec<FixtureCheck>) = checks.into_iter().unzip();
+        let mut found: Vec<Option<Fixture>> = (0..chunk.len()).map(|_| None).collect();
+        for (k, f) in which.into_iter().zip(fixtures(files, checks).await?) {
+            found[k] = Some(f);
+        }
         let checked = futures_util::future::join_all(
-            chunk.iter().enumerate().map(|(i, md)| plan(at + i, md)),
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(k, md)| plan(at + k, md, stored[k].take(), found[k].take())),
         )
         .await;
         for p in checked {
