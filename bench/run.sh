@@ -108,6 +108,11 @@ cat >"$work/manifest.json" <<JSON
            {"file_token": "boxSmall", "document": "doxBench", "parent_type": "docx_file", "file_name": "small.bin", "path": "www/small.bin"}]}
 JSON
 
+# Only the app: for servers that start empty (U).
+cat >"$work/apps.json" <<JSON
+{"apps": [{"app_id": "cli_bench", "app_secret": "bench", "tenant_key": "bench", "scopes": ["drive:drive"], "rate_limit": null}]}
+JSON
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ours_port=$(free_port)
 FEISHU_MEDIA_LOG=warn "$BIN" serve --listen "127.0.0.1:$ours_port" --data-dir "$work/data" --seed "$work/manifest.json" \
@@ -405,8 +410,17 @@ for r in $(seq 1 $rounds); do
     record Lmem nginx "$(python3 bench/conns.py "$nginx_port" /c/000001.bin "$idle_conns" "" $(nginx_workers))"
   fi
   if want U; then
-    read -r u_start u_peak u_after <<<"$(python3 bench/uploads.py "$ours" "$token" "$ours_pid" "$uploads")"
+    # On a server started for it, so that no earlier upload's memory is counted (nor
+    # this one's in D).
+    u_port=$(free_port)
+    FEISHU_MEDIA_LOG=warn "$BIN" serve --listen "127.0.0.1:$u_port" --data-dir "$work/data-u-$r" \
+      --seed "$work/apps.json" >/dev/null 2>"$work/ours-u.err" &
+    u_pid=$!; pids+=("$u_pid")
+    until curl -sf "http://127.0.0.1:$u_port/healthz" >/dev/null; do sleep 0.05; done
+    read -r u_start u_peak u_after <<<"$(python3 bench/uploads.py "http://127.0.0.1:$u_port" \
+      "$(tenant_token "http://127.0.0.1:$u_port" cli_bench)" "$u_pid" "$uploads")"
     record Upeak ours "$((u_peak - u_start))"; record Uafter ours "$((u_after - u_start))"
+    kill "$u_pid"; wait "$u_pid" 2>/dev/null || true; rm -rf "$work/data-u-$r"
   fi
   # G: the three downloaders over the slow link, each output compared with the source.
   if want G; then

@@ -40,7 +40,7 @@ const HOLD_PIECES: usize = 4;
 /// blocks and for blocks waiting for the rolling hash; beyond that, a block's pieces are
 /// let go and the block is read back. With the two pieces of each of the
 /// `pieces::WRITERS_MAX` requests writing at once, this bounds uploads' memory: 16 MiB
-/// plus 16 MiB, whatever the number of requests.
+/// plus 8 MiB, whatever the number of requests.
 const HELD_MAX: usize = 16;
 /// The pieces held now, in all uploads.
 static HELD: AtomicUsize = AtomicUsize::new(0);

@@ -32,8 +32,9 @@ pub(super) const ALIGN: usize = 4096;
 /// the rolling hash (`parts::HELD_MAX`) an upload's memory has a bound whatever the
 /// number of requests. The others wait before reading a byte of their body, which stays
 /// in the kernel's buffers (a stalled sender is dropped by the body idle timeout).
-/// 200 chunked uploads of a 4 MiB block at once (bench U) took 176 MiB before this.
-const WRITERS_MAX: usize = 8;
+/// 200 chunked uploads of a 4 MiB block at once (bench U) took 176 MiB before this, and
+/// 58 MiB with 8 at once (37 MiB with 4).
+const WRITERS_MAX: usize = 4;
 static WRITERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(WRITERS_MAX);
 
 /// Idle pieces, kept for the next request.
