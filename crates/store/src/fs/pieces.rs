@@ -18,7 +18,7 @@ use crate::error::StoreResult;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::io::AsyncRead;
 
@@ -27,45 +27,68 @@ pub(super) const PIECE: usize = 1024 * 1024;
 /// The alignment of a piece's first byte, and of the offsets and lengths written directly.
 pub(super) const ALIGN: usize = 4096;
 
-/// At most this many [`write_pieces`] run at once, in all uploads together: each takes
-/// two pieces (the one filling and the one being written), so with the pieces held for
-/// the rolling hash (`parts::HELD_MAX`) an upload's memory has a bound whatever the
-/// number of requests. The others wait before reading a byte of their body, which stays
-/// in the kernel's buffers (a stalled sender is dropped by the body idle timeout).
-/// 200 chunked uploads of a 4 MiB block at once (bench U) took 176 MiB before this, and
-/// 58 MiB with 8 at once (37 MiB with 4).
-const WRITERS_MAX: usize = 4;
-static WRITERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(WRITERS_MAX);
+/// At most this many full-size pieces exist at once, in all uploads together; past it a
+/// piece is [`SMALL_PIECE`] long. So uploads take 16 MiB of pieces, plus 32 KiB per
+/// request past that (two pieces each: the one filling and the one being written), and
+/// no request waits for memory: one that waited, holding
+/// back its body, could be held up by a few senders that trickle theirs. 200 chunked
+/// uploads of a 4 MiB block at once (bench U) took 176 MiB with a full piece each, 62
+/// MiB now (37 MiB when the requests past 4 waited instead, which let 4 slow senders
+/// stall every upload).
+const BIG_MAX: usize = 16;
+static BIG_OUT: AtomicUsize = AtomicUsize::new(0);
+/// The size of a piece when the full-size ones are all out (still aligned for O_DIRECT).
+pub(super) const SMALL_PIECE: usize = 16 * 1024;
 
 /// Idle pieces, kept for the next request.
 static IDLE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// At most this many idle pieces are kept (their memory stays resident).
 const IDLE_KEPT: usize = 16;
 
-/// A buffer of [`PIECE`] bytes whose first byte is [`ALIGN`]-aligned, with a fill level.
-/// Goes back to the idle list when dropped.
+/// A buffer of [`PIECE`] bytes (or [`SMALL_PIECE`], see [`BIG_MAX`]) whose first byte
+/// is [`ALIGN`]-aligned, with a fill level. A full-size one goes back to the idle list
+/// when dropped.
 pub(super) struct Piece {
-    /// `PIECE + ALIGN` bytes: the piece is the aligned window `start..start + PIECE`.
+    /// `cap + ALIGN` bytes: the piece is the aligned window `start..start + cap`.
     /// A `Vec`'s heap buffer does not move when the `Vec` does, so `start` stays right.
     raw: Vec<u8>,
     start: usize,
     len: usize,
+    cap: usize,
 }
 
 impl Piece {
-    /// An empty piece, reused when one is idle.
+    /// An empty piece: full-size (reused when one is idle) while fewer than [`BIG_MAX`]
+    /// are out, else small.
     pub(super) fn take() -> Self {
-        let raw = IDLE
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-            .unwrap_or_else(|| vec![0; PIECE + ALIGN]);
+        let big = BIG_OUT
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < BIG_MAX).then_some(n + 1)
+            })
+            .is_ok();
+        let (raw, cap) = if big {
+            let raw = IDLE
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()
+                .unwrap_or_else(|| vec![0; PIECE + ALIGN]);
+            (raw, PIECE)
+        } else {
+            (vec![0; SMALL_PIECE + ALIGN], SMALL_PIECE)
+        };
         let start = raw.as_ptr().align_offset(ALIGN);
-        assert!(
-            start + PIECE <= raw.len(),
-            "a piece's window fits its buffer"
-        );
-        Self { raw, start, len: 0 }
+        assert!(start + cap <= raw.len(), "a piece's window fits its buffer");
+        Self {
+            raw,
+            start,
+            len: 0,
+            cap,
+        }
+    }
+
+    /// How many bytes it holds when full.
+    pub(super) fn capacity(&self) -> usize {
+        self.cap
     }
 
     /// The bytes filled so far.
@@ -75,16 +98,16 @@ impl Piece {
 
     /// The room left, to read into; [`Piece::advance`] then counts what was read.
     pub(super) fn spare(&mut self) -> &mut [u8] {
-        &mut self.raw[self.start + self.len..self.start + PIECE]
+        &mut self.raw[self.start + self.len..self.start + self.cap]
     }
 
     pub(super) fn advance(&mut self, n: usize) {
-        self.len = (self.len + n).min(PIECE);
+        self.len = (self.len + n).min(self.cap);
     }
 
-    /// The first `n` bytes (at most a piece), as filled, to be read into whole.
+    /// The first `n` bytes (at most its capacity), as filled, to be read into whole.
     pub(super) fn fill(&mut self, n: usize) -> &mut [u8] {
-        self.len = n.min(PIECE);
+        self.len = n.min(self.cap);
         &mut self.raw[self.start..self.start + self.len]
     }
 
@@ -93,12 +116,16 @@ impl Piece {
     }
 
     pub(super) fn is_full(&self) -> bool {
-        self.len == PIECE
+        self.len == self.cap
     }
 }
 
 impl Drop for Piece {
     fn drop(&mut self) {
+        if self.cap != PIECE {
+            return;
+        }
+        BIG_OUT.fetch_sub(1, Ordering::AcqRel);
         let mut idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < IDLE_KEPT {
             idle.push(std::mem::take(&mut self.raw));
@@ -181,7 +208,6 @@ pub(super) async fn write_pieces<S: PieceSink, H: Clone + Send + 'static>(
     hold: &H,
     mut written: impl FnMut(Piece),
 ) -> StoreResult<()> {
-    let _turn = WRITERS.acquire().await.expect("never closed");
     let mut piece = Piece::take();
     let mut writing: Option<tokio::task::JoinHandle<std::io::Result<Piece>>> = None;
     let mut at = offset;
@@ -232,15 +258,28 @@ mod tests {
     use crate::error::StoreError;
 
     #[test]
+    fn past_the_budget_pieces_are_small() {
+        let big: Vec<Piece> = (0..BIG_MAX + 4).map(|_| Piece::take()).collect();
+        let small = big.iter().filter(|p| p.capacity() == SMALL_PIECE).count();
+        assert!(small >= 4, "{small} small of {}", big.len());
+        assert!(
+            big.iter()
+                .all(|p| p.filled().as_ptr().align_offset(ALIGN) == 0)
+        );
+        drop(big);
+        assert!(BIG_OUT.load(Ordering::Acquire) <= BIG_MAX);
+    }
+
+    #[test]
     fn pieces_are_aligned_and_keep_their_fill() {
         let mut p = Piece::take();
         assert_eq!(p.spare().as_ptr().align_offset(ALIGN), 0);
-        assert_eq!(p.spare().len(), PIECE);
+        assert_eq!(p.spare().len(), p.capacity());
         p.spare()[..3].copy_from_slice(b"abc");
         p.advance(3);
         assert_eq!(p.filled(), b"abc");
         assert!(!p.is_full());
-        p.advance(PIECE);
+        p.advance(p.capacity());
         assert!(p.is_full());
         assert_eq!(p.fill(5).len(), 5);
         assert_eq!(p.len(), 5);
@@ -326,11 +365,15 @@ mod tests {
         let mut lens = Vec::new();
         let offset = PIECE as u64;
         write_pieces(&file, &mut src, &mut intake, offset, &hold, |p| {
-            lens.push(p.len())
+            lens.push((p.len(), p.capacity()))
         })
         .await
         .unwrap();
-        assert_eq!(lens, [PIECE, PIECE, PIECE / 2]);
+        // Full pieces, then the rest (small ones when other tests hold the big ones).
+        let (last, full) = lens.split_last().unwrap();
+        assert!(full.iter().all(|(len, cap)| len == cap), "{lens:?}");
+        assert!(last.0 <= last.1 && last.0 > 0, "{lens:?}");
+        assert_eq!(lens.iter().map(|l| l.0).sum::<usize>(), data.len());
         assert_eq!(Arc::strong_count(&hold), 1, "no write is still in flight");
         let back = std::fs::read(&path).unwrap();
         assert_eq!(&back[PIECE..], &data[..]);
