@@ -47,6 +47,11 @@ fn main() -> ExitCode {
         // File reads run on blocking threads, and each thread gets its own malloc arena:
         // an unbounded pool under many streams costs memory for no speed on few cores.
         .max_blocking_threads(32)
+        // Poll for I/O after 400 tasks rather than 61: the connections already woken are
+        // answered first, in order, before more wake-ups are taken in. At 1 024
+        // connections (bench L, B1k's load) p99 went from 51-70 ms to 30-32 ms (nginx:
+        // 28 ms), throughput unchanged; 8 made it worse (81-83 ms).
+        .event_interval(400)
         .enable_all()
         .build()
     {
