@@ -265,6 +265,32 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
         read_through!(self, media, file_token, self.inner.media(file_token))
     }
 
+    /// Hits answer; the misses are asked together, and what is found is kept.
+    async fn media_many(&self, file_tokens: &[String]) -> StoreResult<Vec<Option<Media>>> {
+        let map = &self.maps.media;
+        let mut found: Vec<Option<Media>> = file_tokens.iter().map(|t| map.get(t)).collect();
+        let missed: Vec<String> = file_tokens
+            .iter()
+            .zip(&found)
+            .filter(|(_, hit)| hit.is_none())
+            .map(|(t, _)| t.clone())
+            .collect();
+        if missed.is_empty() {
+            return Ok(found);
+        }
+        let generation = map.generation();
+        let mut loaded = self.inner.media_many(&missed).await?.into_iter();
+        for (t, slot) in file_tokens.iter().zip(found.iter_mut()) {
+            if slot.is_none() {
+                *slot = loaded.next().flatten();
+                if let Some(m) = slot {
+                    map.put(t, m.clone(), generation);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn document_media(&self, document: &str) -> StoreResult<Vec<Media>> {
         self.inner.document_media(document).await
     }

@@ -180,7 +180,40 @@ pub async fn meta_suite(store: &dyn MetaStore) {
     deleted_principals_take_their_tokens_and_roles(store).await;
     day_counts(store).await;
     document_media(store).await;
+    media_many(store).await;
     grants(store).await;
+}
+
+/// Many media at once, in the order asked: more tokens than one SQL read binds, absent
+/// ones, a token asked twice, one no store can hold.
+async fn media_many(store: &dyn MetaStore) {
+    let stored: Vec<Media> = (0..1203)
+        .map(|i| media(&format!("boxMany{i:05}"), &format!("{i:064x}")))
+        .collect();
+    store
+        .apply(&Batch {
+            media: stored.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Backwards, every third one absent, the first asked again at the end.
+    let mut asked: Vec<String> = Vec::new();
+    let mut want: Vec<Option<Media>> = Vec::new();
+    for (i, m) in stored.iter().enumerate().rev() {
+        if i % 3 == 0 {
+            asked.push(format!("boxNone{i:05}"));
+            want.push(None);
+        }
+        asked.push(m.file_token.clone());
+        want.push(Some(m.clone()));
+    }
+    asked.extend(["nope\0".to_owned(), stored[0].file_token.clone()]);
+    want.extend([None, Some(stored[0].clone())]);
+    assert_eq!(store.media_many(&asked).await.unwrap(), want);
+    // Asked again (a cache now answers part of it from memory), the same.
+    assert_eq!(store.media_many(&asked).await.unwrap(), want);
+    assert!(store.media_many(&[]).await.unwrap().is_empty());
 }
 
 /// A document's media, oldest first; another document's are not among them.

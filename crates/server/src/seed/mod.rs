@@ -166,10 +166,11 @@ async fn fixtures(
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || {
         let root = std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()));
+        let mut folders = Folders::default();
         checks
             .into_iter()
             .map(|c| match &root {
-                Ok(root) => fixture_in(root, c),
+                Ok(root) => fixture_in(root, c, &mut folders),
                 Err(why) => Err(SeedError::at(c.at, why.clone())),
             })
             .collect()
@@ -191,11 +192,48 @@ async fn fixture(files: Option<&Path>, path: &str, at: String, hash: bool) -> Fi
         .expect("one answer per check")
 }
 
+/// The canonical form of each folder fixtures were found in, for one batch of checks:
+/// a catalogue keeps thousands of files in a few folders, and canonicalizing each file's
+/// whole path (a `readlink` per component) took a fifth of an unchanged re-seed.
+#[derive(Default)]
+struct Folders(HashMap<PathBuf, PathBuf>);
+
+impl Folders {
+    /// `root.join(path)` with every symbolic link followed, and whether it is a file.
+    fn resolve(&mut self, root: &Path, path: &str) -> std::io::Result<(PathBuf, bool)> {
+        let joined = root.join(path);
+        // Read from the text: `Path` drops a `.` that a real lookup would not (`a.bin/.`).
+        let plain = path.split('/').all(|part| !matches!(part, "" | "." | ".."));
+        let (Some(folder), Some(name), true) = (joined.parent(), joined.file_name(), plain) else {
+            // `.`, `..`, a leading, doubled or trailing `/`: the whole path, the slow way.
+            let full = std::fs::canonicalize(&joined)?;
+            let is_file = std::fs::metadata(&full)?.is_file();
+            return Ok((full, is_file));
+        };
+        let folder = match self.0.get(folder) {
+            Some(canonical) => canonical.clone(),
+            None => {
+                let canonical = std::fs::canonicalize(folder)?;
+                self.0.insert(folder.to_owned(), canonical.clone());
+                canonical
+            }
+        };
+        let full = folder.join(name);
+        let meta = std::fs::symlink_metadata(&full)?;
+        if meta.file_type().is_symlink() {
+            let full = std::fs::canonicalize(&full)?;
+            let is_file = std::fs::metadata(&full)?.is_file();
+            return Ok((full, is_file));
+        }
+        Ok((full, meta.is_file()))
+    }
+}
+
 /// The file `c` names inside `root` (canonical), which it must not leave.
-fn fixture_in(root: &Path, c: FixtureCheck) -> Fixture {
+fn fixture_in(root: &Path, c: FixtureCheck, folders: &mut Folders) -> Fixture {
     let FixtureCheck { at, path, hash } = c;
     // Resolved with every symbolic link followed, so a link cannot lead out either.
-    let full = std::fs::canonicalize(root.join(&path)).map_err(|_| {
+    let (full, is_file) = folders.resolve(root, &path).map_err(|_| {
         SeedError::at(
             at.clone(),
             format!("no file {path:?} in {}", root.display()),
@@ -210,7 +248,7 @@ fn fixture_in(root: &Path, c: FixtureCheck) -> Fixture {
             ),
         ));
     }
-    if !std::fs::metadata(&full).is_ok_and(|m| m.is_file()) {
+    if !is_file {
         return Err(SeedError::at(at, format!("{path:?} is not a file")));
     }
     // A file that cannot be read is found at the write, which reads it again.
@@ -225,6 +263,10 @@ fn fixture_in(root: &Path, c: FixtureCheck) -> Fixture {
 /// How many media are validated, hashed or written at once: their lookups, fixture
 /// checks and blob writes wait on the database and the disk, not on this thread.
 const SEED_CONCURRENCY: usize = 32;
+
+/// How many media are looked up and checked per trip to the database and to the
+/// blocking pool while a manifest is validated (nothing is written then).
+const PLAN_CHUNK: usize = 500;
 
 pub(crate) fn non_empty(path: String, value: &str) -> Result<(), SeedError> {
     if value.is_empty() {
@@ -609,17 +651,23 @@ pub async fn apply(
             stored,
         })
     };
-    for (n, chunk) in m.media.chunks(SEED_CONCURRENCY).enumerate() {
-        let at = n * SEED_CONCURRENCY;
-        // The chunk's stored media at once, then its fixtures in one blocking trip (a
-        // media whose bytes are only a `path`; the others say why in `source`).
-        let stored =
-            futures_util::future::join_all(chunk.iter().map(|md| state.meta.media(&md.file_token)))
-                .await;
-        let mut stored: Vec<Option<Media>> = stored
+    // Each chunk's stored media in one read, its fixtures in one blocking trip (a media
+    // whose bytes are only a `path`; the others say why in `source`). The next chunk is
+    // read while this one's fixtures are checked: the database and the files then keep
+    // both cores busy, where one after the other they kept one.
+    let chunks: Vec<&[manifest::MediaSpec]> = m.media.chunks(PLAN_CHUNK).collect();
+    let stored_of = async |chunk: Option<&&[manifest::MediaSpec]>| {
+        let tokens: Vec<String> = chunk
             .into_iter()
-            .collect::<Result<_, _>>()
-            .map_err(internal)?;
+            .flat_map(|c| c.iter())
+            .map(|md| md.file_token.clone())
+            .collect();
+        state.meta.media_many(&tokens).await.map_err(internal)
+    };
+    let mut stored_next = stored_of(chunks.first()).await?;
+    for (n, chunk) in chunks.iter().enumerate() {
+        let at = n * PLAN_CHUNK;
+        let mut stored = std::mem::take(&mut stored_next);
         let checks: Vec<(usize, FixtureCheck)> = chunk
             .iter()
             .enumerate()
@@ -639,7 +687,9 @@ pub async fn apply(
             .collect();
         let (which, checks): (Vec<usize>, Vec<FixtureCheck>) = checks.into_iter().unzip();
         let mut found: Vec<Option<Fixture>> = (0..chunk.len()).map(|_| None).collect();
-        for (k, f) in which.into_iter().zip(fixtures(files, checks).await?) {
+        let (checked, next) = tokio::join!(fixtures(files, checks), stored_of(chunks.get(n + 1)));
+        stored_next = next?;
+        for (k, f) in which.into_iter().zip(checked?) {
             found[k] = Some(f);
         }
         let checked = futures_util::future::join_all(

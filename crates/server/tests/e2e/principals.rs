@@ -170,6 +170,10 @@ async fn with_a_fixtures_dir_the_admin_api_reads_inside_it_only() {
     let fixtures = tempfile::tempdir().unwrap();
     std::fs::write(fixtures.path().join("ok.bin"), b"fixture bytes").unwrap();
     std::os::unix::fs::symlink("/etc/passwd", fixtures.path().join("link")).unwrap();
+    std::os::unix::fs::symlink("/etc", fixtures.path().join("etc")).unwrap();
+    std::fs::create_dir(fixtures.path().join("sub")).unwrap();
+    std::fs::write(fixtures.path().join("sub/in.bin"), b"nested").unwrap();
+    std::os::unix::fs::symlink("../ok.bin", fixtures.path().join("sub/up")).unwrap();
     let dir = fixtures.path().to_owned();
     let s = TestServer::start_with_config(world(), |c| {
         c.admin_token = Some(ADMIN.into());
@@ -187,9 +191,21 @@ async fn with_a_fixtures_dir_the_admin_api_reads_inside_it_only() {
             ),
         )
     };
-    for outside in ["/etc/passwd", "../secret", "link"] {
+    // Out by an absolute path, `..`, a linked file, a linked folder; `sub` is a folder.
+    for outside in [
+        "/etc/passwd",
+        "../secret",
+        "link",
+        "etc/passwd",
+        "sub",
+        "ok.bin/.",
+    ] {
         let why = expect_hint(put(outside).await, 400, 1061002).await;
-        assert!(why.starts_with("path: "), "{why}");
+        assert!(why.starts_with("path: "), "{outside}: {why}");
+    }
+    // Links and `..` that stay inside are followed.
+    for inside in ["sub/in.bin", "sub/up", "sub/../ok.bin", "./sub/in.bin"] {
+        assert_eq!(put(inside).await.status(), 200, "{inside}");
     }
     assert_eq!(put("ok.bin").await.status(), 200);
     let got = get(&s.download_url("boxFix"), "u-alice", &[]).await;

@@ -314,11 +314,14 @@ impl BlobStore for FsBlobs {
         Ok(range(open))
     }
 
+    /// Asked here, on the calling thread, like a short read (see [`Self::get`]): a
+    /// `stat` takes microseconds, the hop to the blocking pool more (an unchanged re-seed
+    /// asks once per media).
     async fn size(&self, digest: &str) -> StoreResult<Option<u64>> {
         let Ok(path) = self.path(digest) else {
             return Ok(None);
         };
-        match tokio::fs::metadata(&path).await {
+        match std::fs::metadata(&path) {
             Ok(m) => Ok(Some(m.len())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),

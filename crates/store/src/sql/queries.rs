@@ -82,6 +82,18 @@ pub(crate) const UPSERT_DAY_COUNT: &str =
      ON CONFLICT (key, day) DO UPDATE SET count =
        CASE WHEN excluded.count > day_counts.count THEN excluded.count ELSE day_counts.count END";
 
+/// How many keys one `IN (…)` read binds: far below either engine's parameter limit
+/// (SQLite's is 32 766), and few enough that the statement stays small.
+pub(crate) const MANY_MAX: usize = 500;
+
+/// `$1, $2, …, $n`.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Expands to the engine's `MetaStore` impl and its helpers. `$store` has fields `pool:
 /// sqlx::Pool<$db>` and an `async fn announce(conn: &mut $conn, changes: &[Change])`.
 macro_rules! sql_meta_store {
@@ -338,6 +350,37 @@ macro_rules! sql_meta_store {
                     .fetch_optional(&self.pool)
                     .await?;
                 row.as_ref().map(media_row).transpose()
+            }
+
+            async fn media_many(
+                &self,
+                file_tokens: &[String],
+            ) -> StoreResult<Vec<Option<Media>>> {
+                let mut found = std::collections::HashMap::with_capacity(file_tokens.len());
+                for chunk in file_tokens.chunks(MANY_MAX) {
+                    let keys: Vec<&str> = chunk
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|t| storable(t))
+                        .collect();
+                    if keys.is_empty() {
+                        continue;
+                    }
+                    let sql = format!(
+                        "SELECT * FROM media WHERE file_token IN ({})",
+                        placeholders(keys.len())
+                    );
+                    // Only placeholders are formatted in; the tokens are bound.
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for k in keys {
+                        q = q.bind(k);
+                    }
+                    for row in q.fetch_all(&self.pool).await? {
+                        let m = media_row(&row)?;
+                        found.insert(m.file_token.clone(), m);
+                    }
+                }
+                Ok(file_tokens.iter().map(|t| found.get(t).cloned()).collect())
             }
 
             async fn document_media(&self, document: &str) -> StoreResult<Vec<Media>> {
