@@ -33,6 +33,7 @@
 #   BENCH_ONLY="C Ebig" bench/run.sh   only those figures (A B C D E F S3 R B1k B100k L S U G;
 #                                      E runs E20 and Ebig)
 #   BENCH_ROUNDS=3 bench/run.sh         another number of rounds
+#   BENCH_BIN=/tmp/old bench/run.sh     another build of ours (compare two commits)
 #
 # Prints a Markdown table and writes bench/results/latest.json (quick runs write
 # bench/results/quick.json). Loopback only; every load is bounded in time.
@@ -77,9 +78,13 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # as this shell may have; 20 000 here).
 ulimit -n "$(ulimit -Hn)"
 
-log "building (release)"
-cargo build --release --locked -p feishu-media >&2
-BIN=$root/target/release/feishu-media
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  log "building (release)"
+  cargo build --release --locked -p feishu-media >&2
+  BIN=$root/target/release/feishu-media
+fi
 
 work=$(mktemp -d /tmp/feishu-media-bench.XXXXXX)
 chmod 755 "$work" # nginx's workers run as another user
