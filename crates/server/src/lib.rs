@@ -45,6 +45,7 @@ pub mod json_path;
 pub mod layers;
 pub mod limits;
 pub mod log_id;
+pub mod memory;
 pub mod metrics;
 pub mod names;
 pub mod open;

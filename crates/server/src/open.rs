@@ -130,6 +130,7 @@ impl AppState {
             faults: Default::default(),
             requests: Default::default(),
             metrics: Default::default(),
+            uploads: Default::default(),
             startup: Default::default(),
         }))
     }

@@ -1,5 +1,6 @@
 //! [`serve`]: accept connections and answer them until shut down, with the background
-//! work a running server does (sweeps, saving daily request counts).
+//! work a running server does (sweeps, saving daily request counts, giving freed memory
+//! back after uploads).
 
 use crate::app::app;
 use crate::front;
@@ -31,6 +32,7 @@ pub async fn serve(
         state.config.sweep_interval,
     ));
     let flusher = tokio::spawn(flush_periodically(state.clone()));
+    let trimmer = tokio::spawn(crate::memory::trim_after_uploads(state.clone()));
     let app = app(state.clone());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.title_case_headers(true)
@@ -89,6 +91,7 @@ pub async fn serve(
     }
     drop(listener);
     sweeper.abort();
+    trimmer.abort();
     let _ = stop_tx.send(true);
     drop(alive);
     let _ = all_ended.recv().await;

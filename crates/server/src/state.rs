@@ -4,6 +4,7 @@ use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::faults::Faults;
 use crate::limits::Limits;
+use crate::memory::Uploads;
 use crate::metrics::Metrics;
 use crate::request_log::RequestLog;
 use crate::seed::manifest::Manifest;
@@ -30,6 +31,8 @@ pub struct Shared {
     pub faults: Faults,
     pub requests: RequestLog,
     pub metrics: Metrics,
+    /// The uploads under way: after a burst, freed memory goes back to the kernel.
+    pub uploads: Uploads,
     /// The manifests loaded at start, which the admin API's reset loads again.
     pub startup: RwLock<Vec<(Manifest, PathBuf)>>,
 }

@@ -36,6 +36,7 @@ pub async fn upload_all(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let _under_way = state.uploads.start();
     let form = form(&headers, body, uploads::UPLOAD_ALL_FORM)?;
     let file_token = uploads::upload_all(&state, &caller, form).await?;
     Ok(ok(&FileTokenData { file_token }))
@@ -55,6 +56,7 @@ pub async fn upload_part(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let _under_way = state.uploads.start();
     uploads::part(&state, &caller, form(&headers, body, uploads::PART_FORM)?).await?;
     Ok(ok(&json!({})))
 }
