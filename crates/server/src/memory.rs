@@ -5,7 +5,7 @@
 //! chunked uploads at once had taken stayed resident after they finished (bench U:
 //! 54 MiB three seconds after, median of 3 runs; 42–62). `malloc_trim(0)` hands the free
 //! pages of every arena back. It walks and locks each arena in turn, so it runs only
-//! when no upload has been under way for [`QUIET`], on the blocking pool.
+//! when no upload has been under way for half a second, on the blocking pool.
 
 use crate::state::AppState;
 use std::sync::atomic::{AtomicUsize, Ordering};
