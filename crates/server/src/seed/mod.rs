@@ -206,9 +206,7 @@ impl Folders {
         let plain = path.split('/').all(|part| !matches!(part, "" | "." | ".."));
         let (Some(folder), Some(name), true) = (joined.parent(), joined.file_name(), plain) else {
             // `.`, `..`, a leading, doubled or trailing `/`: the whole path, the slow way.
-            let full = std::fs::canonicalize(&joined)?;
-            let is_file = std::fs::metadata(&full)?.is_file();
-            return Ok((full, is_file));
+            return canonical_file(&joined);
         };
         let folder = match self.0.get(folder) {
             Some(canonical) => canonical.clone(),
@@ -221,12 +219,17 @@ impl Folders {
         let full = folder.join(name);
         let meta = std::fs::symlink_metadata(&full)?;
         if meta.file_type().is_symlink() {
-            let full = std::fs::canonicalize(&full)?;
-            let is_file = std::fs::metadata(&full)?.is_file();
-            return Ok((full, is_file));
+            return canonical_file(&full);
         }
         Ok((full, meta.is_file()))
     }
+}
+
+/// `path` with every link followed, and whether it is a file.
+fn canonical_file(path: &Path) -> std::io::Result<(PathBuf, bool)> {
+    let full = std::fs::canonicalize(path)?;
+    let is_file = std::fs::metadata(&full)?.is_file();
+    Ok((full, is_file))
 }
 
 /// The file `c` names inside `root` (canonical), which it must not leave.
@@ -260,8 +263,8 @@ fn fixture_in(root: &Path, c: FixtureCheck, folders: &mut Folders) -> Fixture {
     Ok((full, digest))
 }
 
-/// How many media are validated, hashed or written at once: their lookups, fixture
-/// checks and blob writes wait on the database and the disk, not on this thread.
+/// How many media have their blobs compared or written at once: the writes wait on the
+/// disk, not on this thread.
 const SEED_CONCURRENCY: usize = 32;
 
 /// How many media are looked up and checked per trip to the database and to the
