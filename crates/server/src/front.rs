@@ -34,7 +34,6 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// The longest request head taken (431 past it), and the longest request line (414).
@@ -147,7 +146,7 @@ async fn answer(
     close: bool,
 ) -> io::Result<()> {
     let is_head = head.method == Method::HEAD;
-    let Ok(resp) = app.clone().oneshot(head.into_request(matched)).await;
+    let resp = app.handle(head.into_request(matched)).await;
     write_response(stream, resp, is_head, close).await
 }
 
@@ -189,7 +188,7 @@ fn request_line_len(buf: &[u8]) -> usize {
 async fn refuse(mut stream: TcpStream, app: App, status: StatusCode, why: &'static str) {
     let mut req = Request::new(Body::empty());
     req.extensions_mut().insert(Refusal { status, why });
-    let Ok(resp) = app.oneshot(req).await;
+    let resp = app.handle(req).await;
     if write_response(&mut stream, resp, false, true)
         .await
         .is_err()

@@ -3,7 +3,7 @@
 //! signed code is checked here too, and the admin token.
 
 use super::observe::note;
-use super::{Inner, Matched, Next, Request, Response, Step, served};
+use super::{Checked, Matched, Request, served};
 use crate::caller::{Caller, LinkGrant};
 use crate::error::ApiError;
 use crate::secret::{same_secret, token_hash};
@@ -20,68 +20,67 @@ use feishu_media_proto::scope;
 use feishu_media_proto::token::{TokenKind, bearer};
 use feishu_media_store::{Principal, StoredTokenKind};
 
-#[derive(Clone)]
-pub struct Auth;
-
-impl Step for Auth {
-    async fn run<S: Inner>(&self, state: &AppState, mut req: Request, next: Next<S>) -> Response {
-        // Two of these could be read one way here and another way by a proxy in front.
-        for name in [header::AUTHORIZATION, header::HOST] {
-            if req.headers().get_all(&name).iter().nth(1).is_some() {
-                let e = ApiError::params(format!("the request has more than one {name} header"));
-                return served(e.into_response());
-            }
+/// The endpoint's access rule, leaving what it found (a caller, a link's grant) in the
+/// request's extensions.
+pub async fn check(state: &AppState, req: &mut Request) -> Checked {
+    // Two of these could be read one way here and another way by a proxy in front.
+    for name in [header::AUTHORIZATION, header::HOST] {
+        if req.headers().get_all(&name).iter().nth(1).is_some() {
+            let e = ApiError::params(format!("the request has more than one {name} header"));
+            return Err(served(e.into_response()));
         }
-        let Some(access) = Matched::of(&req).map(|m| m.spec().access) else {
-            return next.run(req).await;
-        };
-        match access {
-            Access::Public | Access::AppCredentials => {}
-            Access::Token(_) | Access::UserToken => {
-                let scopes = match access {
-                    Access::Token(scopes) => Some(scopes),
-                    _ => None,
-                };
-                match caller(state, req.headers(), scopes).await {
-                    Ok(caller) => {
-                        note(req.extensions(), |n| n.app_id = Some(caller.app_id.clone()));
-                        req.extensions_mut().insert(caller);
-                    }
-                    Err(e) => return served(e.into_response()),
-                }
-            }
-            Access::SignedLink => {
-                let code = crate::gateway::query_param(req.uri(), "code").unwrap_or_default();
-                match links::verify(&state.secret, &code, state.clock.unix_secs()) {
-                    Ok(file_token) => {
-                        note(req.extensions(), |n| {
-                            n.file_token = Some(file_token.clone())
-                        });
-                        req.extensions_mut().insert(LinkGrant { file_token });
-                    }
-                    Err(why) => {
-                        let e = ApiError::new(ErrorCode::Forbidden)
-                            .hint(format!("the link's code is not valid ({why:?})"));
-                        return served(e.into_response());
-                    }
-                }
-            }
-            Access::AdminToken => {
-                let Some(expected) = &state.config.admin_token else {
-                    // Switched off: the admin API does not exist.
-                    return served(crate::gateway::not_found());
-                };
-                let given = req
-                    .headers()
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| bearer(v.as_bytes()));
-                if !given.is_some_and(|t| same_secret(t, expected)) {
-                    return served(ApiError::new(ErrorCode::AdminUnauthorized).into_response());
-                }
-            }
-        }
-        next.run(req).await
     }
+    let Some(access) = Matched::of(req).map(|m| m.spec().access) else {
+        return Ok(());
+    };
+    match access {
+        Access::Public | Access::AppCredentials => {}
+        Access::Token(_) | Access::UserToken => {
+            let scopes = match access {
+                Access::Token(scopes) => Some(scopes),
+                _ => None,
+            };
+            match caller(state, req.headers(), scopes).await {
+                Ok(caller) => {
+                    note(req.extensions(), |n| n.app_id = Some(caller.app_id.clone()));
+                    req.extensions_mut().insert(caller);
+                }
+                Err(e) => return Err(served(e.into_response())),
+            }
+        }
+        Access::SignedLink => {
+            let code = crate::gateway::query_param(req.uri(), "code").unwrap_or_default();
+            match links::verify(&state.secret, &code, state.clock.unix_secs()) {
+                Ok(file_token) => {
+                    note(req.extensions(), |n| {
+                        n.file_token = Some(file_token.clone())
+                    });
+                    req.extensions_mut().insert(LinkGrant { file_token });
+                }
+                Err(why) => {
+                    let e = ApiError::new(ErrorCode::Forbidden)
+                        .hint(format!("the link's code is not valid ({why:?})"));
+                    return Err(served(e.into_response()));
+                }
+            }
+        }
+        Access::AdminToken => {
+            let Some(expected) = &state.config.admin_token else {
+                // Switched off: the admin API does not exist.
+                return Err(served(crate::gateway::not_found()));
+            };
+            let given = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| bearer(v.as_bytes()));
+            if !given.is_some_and(|t| same_secret(t, expected)) {
+                return Err(served(
+                    ApiError::new(ErrorCode::AdminUnauthorized).into_response(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The caller the authentication layer let through, for handlers.

@@ -8,8 +8,7 @@
 //! the rest keeps the answer intact and the connection reusable. The CLI's resume test
 //! caught it on CI: a refused block came back as a transport error and was retried.
 
-use super::{Inner, Next, Request, Response, Step};
-use crate::state::AppState;
+use super::Request;
 use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
 use std::pin::Pin;
@@ -23,20 +22,12 @@ const DRAIN_TIME: Duration = Duration::from_secs(30);
 
 /// Wraps every request body that has bytes to come. Bodiless requests, every download
 /// among them, pass unwrapped: no allocation on that path.
-#[derive(Clone)]
-pub struct Drain;
-
-impl Step for Drain {
-    async fn run<S: Inner>(&self, _: &AppState, req: Request, next: Next<S>) -> Response {
-        let req = req.map(|body| {
-            if http_body::Body::is_end_stream(&body) {
-                body
-            } else {
-                Body::new(DrainOnDrop(Some(body)))
-            }
-        });
-        next.run(req).await
+pub fn wrap(req: &mut Request) {
+    if http_body::Body::is_end_stream(req.body()) {
+        return;
     }
+    let body = std::mem::take(req.body_mut());
+    *req.body_mut() = Body::new(DrainOnDrop(Some(body)));
 }
 
 struct DrainOnDrop(Option<Body>);

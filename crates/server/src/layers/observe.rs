@@ -2,11 +2,11 @@
 //! metrics and its entry in the request log; and the body cut or slowed down as a fault
 //! rule asked.
 
-use super::{Inner, Matched, Next, Request, Response, Step};
+use super::{Matched, Request, Response};
 use crate::error::FeishuCode;
 use crate::request_log::LoggedRequest;
 use crate::state::AppState;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -43,26 +43,56 @@ pub fn noted<T>(
     slot.lock().ok().map(|n| f(&n))
 }
 
-#[derive(Clone)]
-pub struct Observe;
+const LOG_ID_HEADER: HeaderName = HeaderName::from_static("x-tt-logid");
 
-impl Step for Observe {
-    async fn run<S: Inner>(&self, state: &AppState, mut req: Request, next: Next<S>) -> Response {
-        let started = Instant::now();
-        let log_id = crate::log_id::new(state.clock.unix_ms());
-        let slot = NotesSlot::default();
-        let endpoint = Matched::of(&req).map_or("other", |m| m.spec().name);
-        if let Some(token) = Matched::of(&req).and_then(|m| m.param.clone()) {
-            slot.lock().expect("new").file_token = Some(token);
-        }
-        req.extensions_mut().insert(slot.clone());
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+/// What [`start`] took from a request, for [`Observed::finish`].
+pub struct Observed {
+    started: Instant,
+    log_id: String,
+    slot: NotesSlot,
+    endpoint: &'static str,
+    method: Method,
+    path: String,
+}
 
-        let mut resp = crate::log_id::scope(log_id.clone(), next.run(req)).await;
+/// Gives the request its log id and its notes slot.
+pub fn start(state: &AppState, req: &mut Request) -> Observed {
+    let started = Instant::now();
+    let log_id = crate::log_id::new(state.clock.unix_ms());
+    let slot = NotesSlot::default();
+    let endpoint = Matched::of(req).map_or("other", |m| m.spec().name);
+    if let Some(token) = Matched::of(req).and_then(|m| m.param.clone()) {
+        slot.lock().expect("new").file_token = Some(token);
+    }
+    req.extensions_mut().insert(slot.clone());
+    Observed {
+        started,
+        log_id,
+        slot,
+        endpoint,
+        method: req.method().clone(),
+        path: req.uri().path().to_owned(),
+    }
+}
 
+impl Observed {
+    pub fn log_id(&self) -> &str {
+        &self.log_id
+    }
+
+    /// Marks the answer with the log id, shapes its body as a fault rule asked, and
+    /// counts and logs the request.
+    pub fn finish(self, state: &AppState, mut resp: Response) -> Response {
+        let Observed {
+            started,
+            log_id,
+            slot,
+            endpoint,
+            method,
+            path,
+        } = self;
         if let Ok(v) = HeaderValue::from_str(&log_id) {
-            resp.headers_mut().insert("x-tt-logid", v);
+            resp.headers_mut().insert(LOG_ID_HEADER, v);
         }
         let code = resp.extensions().get::<FeishuCode>().map_or(0, |c| c.0);
         let bytes = resp
@@ -87,7 +117,7 @@ impl Step for Observe {
         state.metrics.request(endpoint, status, bytes, took);
         let entry = LoggedRequest {
             time_ms: state.clock.unix_ms() - took.as_millis() as i64,
-            method: method.to_string(),
+            method: method.as_str().to_owned(),
             path,
             endpoint,
             app_id: notes.0,
