@@ -65,6 +65,14 @@ impl ServedBody {
         }
     }
 
+    /// The bytes of a body held in memory whole (`Err`: any other body, given back).
+    pub fn into_bytes(self) -> Result<Bytes, Self> {
+        match self {
+            Self::Bytes(b) => Ok(b.unwrap_or_default()),
+            other => Err(other),
+        }
+    }
+
     /// The first `limit` bytes of this body, then a failure, so the connection is closed
     /// mid-body as a flaky network would (the `Content-Length` promised more). A fault
     /// rule's `cut_after_bytes`.

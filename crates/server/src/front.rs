@@ -331,8 +331,10 @@ async fn write_response(
     let length = declared.or(exact);
     let chunked = !bodiless && length.is_none();
 
-    // Room for the head and, when it goes in the same write, a small body.
-    let inline = exact.filter(|n| *n <= COALESCE_MAX as u64 && body.unread_file().is_none());
+    // Room for the head and, when it goes in the same write, a small streamed body.
+    let inline = exact.filter(|n| {
+        *n <= COALESCE_MAX as u64 && matches!(body, ServedBody::Body(_) | ServedBody::Paced(_))
+    });
     let mut out = Vec::with_capacity(640 + inline.unwrap_or(0) as usize);
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
@@ -374,6 +376,21 @@ async fn write_response(
         send_more(stream, &out).await?;
         return send_file(stream, file).await;
     }
+    // A body in memory goes out in the head's write (`writev`): one segment, one wake-up
+    // of the client, and no copy of it into the head's buffer (nor a buffer big enough).
+    let body = match body.into_bytes() {
+        Ok(bytes) => {
+            write_two(stream, &out, &bytes).await?;
+            return match length {
+                Some(n) if n != bytes.len() as u64 => Err(io::Error::other(format!(
+                    "body of {} bytes where {n} were promised",
+                    bytes.len()
+                ))),
+                _ => Ok(()),
+            };
+        }
+        Err(body) => body,
+    };
     // A paced body (a slow link) sends its head now and every piece as it comes.
     let paced = body.is_paced();
     if paced {
@@ -423,6 +440,25 @@ async fn write_response(
         ))),
         _ => Ok(()),
     }
+}
+
+/// Writes `head` then `body`, gathered into as few writes as the socket takes.
+async fn write_two(stream: &mut TcpStream, mut head: &[u8], mut body: &[u8]) -> io::Result<()> {
+    while !head.is_empty() {
+        let n = stream
+            .write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(body)])
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        if n < head.len() {
+            head = &head[n..];
+        } else {
+            body = &body[n - head.len()..];
+            head = &[];
+        }
+    }
+    stream.write_all(body).await
 }
 
 /// `Date`'s value for now: formatted once a second per thread, not for every answer.

@@ -271,7 +271,6 @@ impl BlobStore for FsBlobs {
     /// the hop made most requests sleep and serve 9 500 req/s. A long read only opens the
     /// file (in the pool: it may be many, and the bytes go out by `sendfile`).
     async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload> {
-        let path = self.path(digest)?;
         let len = end.saturating_sub(start);
         let range = |(file, size): (Arc<std::fs::File>, u64)| {
             // A range past the end is cut at the end, as a read would be.
@@ -286,6 +285,8 @@ impl BlobStore for FsBlobs {
             if let Some((file, size)) = self.open_files.get(digest) {
                 return Ok(Payload::Bytes(read_at(&file, start.min(size), len)?));
             }
+            // Only past both caches: a path is two allocations.
+            let path = self.path(digest)?;
             let file = std::fs::File::open(&path).map_err(|e| not_found_is_missing(e, digest))?;
             let size = file.metadata()?.len();
             if size <= HOT_BLOB_MAX {
@@ -302,6 +303,7 @@ impl BlobStore for FsBlobs {
         if let Some(open) = self.open_files.get(digest) {
             return Ok(range(open));
         }
+        let path = self.path(digest)?;
         let key = digest.to_owned();
         let (file, size) = blocking(move || -> StoreResult<(std::fs::File, u64)> {
             let file = std::fs::File::open(&path).map_err(|e| not_found_is_missing(e, &key))?;
