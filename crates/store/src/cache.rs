@@ -73,15 +73,16 @@ small_weight!(App, User, AccessToken);
 #[derive(Clone)]
 struct ByWeight;
 
-impl<V: Weigh> quick_cache::Weighter<String, V> for ByWeight {
-    fn weight(&self, key: &String, v: &V) -> u64 {
+impl<V: Weigh> quick_cache::Weighter<String, Arc<V>> for ByWeight {
+    fn weight(&self, key: &String, v: &Arc<V>) -> u64 {
         key.len() as u64 + v.weight()
     }
 }
 
-/// One kind's entries, by key.
+/// One kind's entries, by key, each shared: a hit hands out the entry itself (see
+/// [`MetaStore::media_shared`]).
 struct Map<V> {
-    entries: quick_cache::sync::Cache<String, V, ByWeight>,
+    entries: quick_cache::sync::Cache<String, Arc<V>, ByWeight>,
     /// Bumped by every drop (see the module's comment).
     generation: AtomicU64,
 }
@@ -96,7 +97,7 @@ impl<V: Clone + Weigh> Map<V> {
         }
     }
 
-    fn get(&self, k: &str) -> Option<V> {
+    fn get(&self, k: &str) -> Option<Arc<V>> {
         self.entries.get(k)
     }
 
@@ -105,7 +106,7 @@ impl<V: Clone + Weigh> Map<V> {
     }
 
     /// Keeps `v` unless something was dropped since `generation` was read.
-    fn put(&self, k: &str, v: V, generation: u64) {
+    fn put(&self, k: &str, v: Arc<V>, generation: u64) {
         if self.generation() == generation {
             self.entries.insert(k.to_owned(), v);
             // A drop that raced the insert: undo it rather than keep a stale value.
@@ -210,6 +211,7 @@ impl<M: MetaStore> CachedMeta<M> {
 }
 
 /// Reads through `$cache`: a hit answers, a miss asks the store and keeps a found value.
+/// The answer is shared (the cache's own entry).
 macro_rules! read_through {
     ($self:ident, $cache:ident, $key:expr, $load:expr) => {{
         let map = &$self.maps.$cache;
@@ -217,12 +219,18 @@ macro_rules! read_through {
             return Ok(Some(v));
         }
         let generation = map.generation();
-        let v = $load.await?;
+        let v = $load.await?.map(Arc::new);
         if let Some(v) = &v {
             map.put($key, v.clone(), generation);
         }
         Ok(v)
     }};
+}
+
+impl<M: MetaStore> CachedMeta<M> {
+    async fn user_shared(&self, user_id: &str) -> StoreResult<Option<Arc<User>>> {
+        read_through!(self, users, user_id, self.inner.user(user_id))
+    }
 }
 
 #[async_trait]
@@ -238,14 +246,22 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
     }
 
     async fn app(&self, app_id: &str) -> StoreResult<Option<App>> {
+        Ok(self.app_shared(app_id).await?.map(Arc::unwrap_or_clone))
+    }
+
+    async fn app_shared(&self, app_id: &str) -> StoreResult<Option<Arc<App>>> {
         read_through!(self, apps, app_id, self.inner.app(app_id))
     }
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        read_through!(self, users, user_id, self.inner.user(user_id))
+        Ok(self.user_shared(user_id).await?.map(Arc::unwrap_or_clone))
     }
 
     async fn token(&self, hash: &str) -> StoreResult<Option<AccessToken>> {
+        Ok(self.token_shared(hash).await?.map(Arc::unwrap_or_clone))
+    }
+
+    async fn token_shared(&self, hash: &str) -> StoreResult<Option<Arc<AccessToken>>> {
         read_through!(self, tokens, hash, self.inner.token(hash))
     }
 
@@ -258,17 +274,31 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
     }
 
     async fn document(&self, token: &str) -> StoreResult<Option<Document>> {
+        Ok(self.document_shared(token).await?.map(Arc::unwrap_or_clone))
+    }
+
+    async fn document_shared(&self, token: &str) -> StoreResult<Option<Arc<Document>>> {
         read_through!(self, documents, token, self.inner.document(token))
     }
 
     async fn media(&self, file_token: &str) -> StoreResult<Option<Media>> {
+        Ok(self
+            .media_shared(file_token)
+            .await?
+            .map(Arc::unwrap_or_clone))
+    }
+
+    async fn media_shared(&self, file_token: &str) -> StoreResult<Option<Arc<Media>>> {
         read_through!(self, media, file_token, self.inner.media(file_token))
     }
 
     /// Hits answer; the misses are asked together, and what is found is kept.
     async fn media_many(&self, file_tokens: &[String]) -> StoreResult<Vec<Option<Media>>> {
         let map = &self.maps.media;
-        let mut found: Vec<Option<Media>> = file_tokens.iter().map(|t| map.get(t)).collect();
+        let mut found: Vec<Option<Media>> = file_tokens
+            .iter()
+            .map(|t| map.get(t).map(Arc::unwrap_or_clone))
+            .collect();
         let missed: Vec<String> = file_tokens
             .iter()
             .zip(&found)
@@ -284,7 +314,7 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
             if slot.is_none() {
                 *slot = loaded.next().flatten();
                 if let Some(m) = slot {
-                    map.put(t, m.clone(), generation);
+                    map.put(t, Arc::new(m.clone()), generation);
                 }
             }
         }
@@ -318,7 +348,9 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
         let generation = self.maps.media.generation();
         let page = self.inner.page_media(page).await?;
         for m in &page.items {
-            self.maps.media.put(&m.file_token, m.clone(), generation);
+            self.maps
+                .media
+                .put(&m.file_token, Arc::new(m.clone()), generation);
         }
         Ok(page)
     }

@@ -132,6 +132,25 @@ pub async fn meta_suite(store: &dyn MetaStore) {
         Some(media("boxA", &"a".repeat(64)))
     );
 
+    // The shared reads of the download path answer the same rows.
+    assert_eq!(
+        store.app_shared("cli_a").await.unwrap().as_deref(),
+        Some(&app("cli_a"))
+    );
+    assert_eq!(
+        store.token_shared("h1").await.unwrap().as_deref(),
+        Some(&token("h1", StoredTokenKind::Tenant, 100, 200))
+    );
+    assert_eq!(
+        store.document_shared("bascnX").await.unwrap().as_deref(),
+        Some(&document())
+    );
+    assert_eq!(
+        store.media_shared("boxA").await.unwrap().as_deref(),
+        Some(&media("boxA", &"a".repeat(64)))
+    );
+    assert_eq!(store.media_shared("nope").await.unwrap(), None);
+
     let latest = store
         .latest_token("cli_a", StoredTokenKind::Tenant)
         .await
@@ -160,16 +179,26 @@ pub async fn meta_suite(store: &dyn MetaStore) {
         })
         .await
         .unwrap();
-    assert_eq!(store.document("bascnX").await.unwrap(), Some(doc));
+    assert_eq!(store.document("bascnX").await.unwrap(), Some(doc.clone()));
     assert_eq!(
         store.media("boxA").await.unwrap(),
-        Some(m),
+        Some(m.clone()),
         "sizes over 4 GiB survive"
+    );
+    // A shared row read before the change is not handed out after it.
+    assert_eq!(
+        store.document_shared("bascnX").await.unwrap().as_deref(),
+        Some(&doc)
+    );
+    assert_eq!(
+        store.media_shared("boxA").await.unwrap().as_deref(),
+        Some(&m)
     );
 
     // Expired issued tokens are purged; user tokens stay, expired or not.
     assert_eq!(store.purge_expired_tokens(350).await.unwrap(), 1);
     assert_eq!(store.token("h1").await.unwrap(), None);
+    assert_eq!(store.token_shared("h1").await.unwrap(), None);
     assert!(store.token("h2").await.unwrap().is_some());
     assert_eq!(store.purge_expired_tokens(10_000).await.unwrap(), 1);
     assert!(store.token("h3").await.unwrap().is_some());

@@ -5,6 +5,7 @@ use crate::model::{
     AccessToken, App, Document, Grant, Media, StoredTokenKind, UploadSession, User,
 };
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// Objects to write together: all of them or none (a manifest is applied as one batch).
 /// An object whose key exists is replaced.
@@ -186,6 +187,22 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> StoreResult<Option<AccessToken>>;
     async fn document(&self, token: &str) -> StoreResult<Option<Document>>;
     async fn media(&self, file_token: &str) -> StoreResult<Option<Media>>;
+
+    // The download path's four reads, as shared rows: the cache ([`crate::CachedMeta`])
+    // hands out its entry instead of a copy of every string in it (a dozen allocations
+    // per request, bench B). Other stores read as usual.
+    async fn app_shared(&self, app_id: &str) -> StoreResult<Option<Arc<App>>> {
+        Ok(self.app(app_id).await?.map(Arc::new))
+    }
+    async fn token_shared(&self, hash: &str) -> StoreResult<Option<Arc<AccessToken>>> {
+        Ok(self.token(hash).await?.map(Arc::new))
+    }
+    async fn document_shared(&self, token: &str) -> StoreResult<Option<Arc<Document>>> {
+        Ok(self.document(token).await?.map(Arc::new))
+    }
+    async fn media_shared(&self, file_token: &str) -> StoreResult<Option<Arc<Media>>> {
+        Ok(self.media(file_token).await?.map(Arc::new))
+    }
     /// The media of each of `file_tokens`, in their order (`None`: no such media). SQL
     /// stores answer a few hundred tokens per round trip: a seed compares a whole
     /// catalogue with what is stored (100 000 single reads took most of an unchanged

@@ -112,7 +112,7 @@ pub async fn caller(
         .ok_or_else(|| ApiError::new(ErrorCode::MissingAccessToken))?;
     let kind = TokenKind::of(token).ok_or_else(|| ApiError::new(ErrorCode::InvalidTokenForm))?;
     let now = state.clock.unix_ms();
-    let record = state.meta.token(&token_hash(token)).await?;
+    let record = state.meta.token_shared(&token_hash(token)).await?;
     match kind {
         // An app token is never accepted where tenant or user tokens are required.
         TokenKind::App => Err(ApiError::new(ErrorCode::InvalidTenantToken)),
@@ -129,7 +129,7 @@ pub async fn caller(
             // Scopes are the app's current grants, so a change applies to live tokens.
             let app = state
                 .meta
-                .app(&record.app_id)
+                .app_shared(&record.app_id)
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidTenantToken))?;
             // An app moved to another tenant since: its old tokens are not for this one.
@@ -142,8 +142,8 @@ pub async fn caller(
             Ok(Caller {
                 principal: Principal::App(app.app_id.clone()),
                 rate_limit: app.rate_limit,
-                app_id: app.app_id,
-                tenant_key: record.tenant_key,
+                app_id: app.app_id.clone(),
+                tenant_key: record.tenant_key.clone(),
             })
         }
         TokenKind::User => {
@@ -174,8 +174,8 @@ pub async fn caller(
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidUserToken))?;
             Ok(Caller {
-                app_id: record.app_id,
-                tenant_key: record.tenant_key,
+                app_id: record.app_id.clone(),
+                tenant_key: record.tenant_key.clone(),
                 principal: Principal::User(user_id),
                 rate_limit: app.rate_limit,
             })

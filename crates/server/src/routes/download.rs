@@ -38,7 +38,7 @@ pub async fn tmp_link(state: &AppState, req: &Parts) -> Result<Response, ApiErro
         .ok_or_else(|| ApiError::internal("link without a grant"))?;
     let media = state
         .meta
-        .media(&grant.file_token)
+        .media_shared(&grant.file_token)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
     if media.deleted {

@@ -45,7 +45,7 @@ pub async fn batch_get_tmp_download_url(
         let media = readable_media(&state, &caller, token, extra).await?;
         let code = links::sign(&state.secret, &media.file_token, expires_at);
         urls.push(Link {
-            file_token: media.file_token,
+            file_token: media.file_token.clone(),
             tmp_download_url: format!("{base}{TMP_LINK}?code={code}"),
         });
     }

@@ -8,17 +8,19 @@ use feishu_media_proto::ErrorCode;
 use feishu_media_proto::envelope::PermissionViolation;
 use feishu_media_proto::extra::Extra;
 use feishu_media_store::{DocType, Media, ParentType, Role};
+use std::sync::Arc;
 
-/// The media `file_token`, if `caller` may download it with this `extra`.
+/// The media `file_token`, if `caller` may download it with this `extra` (shared: as
+/// the metadata cache holds it).
 pub async fn readable_media(
     state: &AppState,
     caller: &Caller,
     file_token: &str,
     extra: Option<&str>,
-) -> Result<Media, ApiError> {
+) -> Result<Arc<Media>, ApiError> {
     let media = state
         .meta
-        .media(file_token)
+        .media_shared(file_token)
         .await?
         // A drive file's bytes are downloaded as a file, never as a media [ours].
         .filter(|m| m.parent_type != ParentType::Explorer)
@@ -36,12 +38,16 @@ pub async fn readable_media(
                 .hint("an import upload is readable by its uploader only"))
         };
     }
-    let doc = state.meta.document(&media.document).await?.ok_or_else(|| {
-        ApiError::internal(format!(
-            "media {} points at missing document {}",
-            media.file_token, media.document
-        ))
-    })?;
+    let doc = state
+        .meta
+        .document_shared(&media.document)
+        .await?
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "media {} points at missing document {}",
+                media.file_token, media.document
+            ))
+        })?;
     if doc.tenant_key != caller.tenant_key {
         return Err(ApiError::new(ErrorCode::Forbidden)
             .hint("the media belongs to a document of another tenant"));
