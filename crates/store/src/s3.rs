@@ -8,9 +8,9 @@
 //!   block, written whole by one PUT (so a block is there entirely or not at all). The
 //!   tag is the block's BLAKE3 chaining value when the block sits where the BLAKE3 tree
 //!   has a subtree, else random. (Names stay under 150 bytes: s3s-fs, the test server,
-//!   keeps an object's metadata in a file named after the key in base64.) A re-sent block is a new
-//!   object; the older one is deleted after it, and of two left by a race the newest
-//!   counts.
+//!   keeps an object's metadata in a file named after the key in base64.) Every PUT of a
+//!   block is a new object (a random suffix follows the tag: `<tag>.<nonce>`); the
+//!   older copies are deleted after it, and of two left by a race the newest counts.
 //! - `parts/<upload>/sealed`: written when the upload becomes a blob (its body is the
 //!   blob's digest). No block is taken after that, and the blob's blocks stay;
 //!   `parts/<upload>/discarded`, once the upload's session is gone: its blocks are the
@@ -157,12 +157,18 @@ fn sealed_path(upload_id: &str) -> Path {
 const DISCARDED: &str = "discarded";
 
 /// Where block `seq` of upload `upload_id` is written, tagged `tag`. One folder per seq,
-/// so that a commit lists only the copies of its own block.
+/// so that a commit lists only the copies of its own block. Every write gets a name of
+/// its own (a random suffix after the tag): a commit deletes the copies older than its
+/// own by name, and with one name per tag, the same bytes sent twice at once were one
+/// object written twice, so each commit could delete the other's fresh write and leave
+/// none (the conformance suite's "same block sent twice at once" caught it on CI).
 fn block_path(upload_id: &str, seq: u64, tag: &str) -> Path {
-    Path::from(format!("parts/{upload_id}/{seq}/{tag}"))
+    let nonce = rand::random::<u32>();
+    Path::from(format!("parts/{upload_id}/{seq}/{tag}.{nonce:08x}"))
 }
 
-/// A block object's name, parsed: `parts/<upload>/<seq>/<tag>`.
+/// A block object's name, parsed: `parts/<upload>/<seq>/<tag>.<nonce>` (or without the
+/// nonce, as blocks were named before it).
 #[derive(Debug, Clone, Copy)]
 struct BlockName {
     seq: u64,
@@ -180,8 +186,9 @@ impl BlockName {
             return None;
         }
         let seq = seq.as_ref().parse().ok()?;
+        let tag = tag.as_ref().split('.').next().unwrap_or_default();
         let mut cv = [0u8; 32];
-        let cv = hex::decode_to_slice(tag.as_ref(), &mut cv).ok().map(|_| cv);
+        let cv = hex::decode_to_slice(tag, &mut cv).ok().map(|_| cv);
         Some(Self { seq, cv })
     }
 }
@@ -1089,6 +1096,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every write of a block has a name of its own; the tag reads the same with or
+    /// without the nonce (blocks written before it have none).
+    #[test]
+    fn block_names_parse_with_and_without_their_nonce() {
+        let mut h = BlockHash::new(Some(0));
+        h.update(b"abc");
+        let tag = h.tag();
+        let named = BlockName::of(&block_path("up", 3, &tag)).unwrap();
+        let before = BlockName::of(&Path::from(format!("parts/up/3/{tag}"))).unwrap();
+        assert_eq!(named.seq, 3);
+        assert!(named.cv.is_some());
+        assert_eq!(named.cv, before.cv);
+        assert_ne!(block_path("up", 3, &tag), block_path("up", 3, &tag));
     }
 
     /// Blocks the tree does not line up with give no merged digest (they are hashed).
