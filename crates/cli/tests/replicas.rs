@@ -154,16 +154,23 @@ fn one_world_through(proxy: &str, dir: &Path) {
         .unwrap()
         .to_owned();
     let lim_auth = format!("Authorization: Bearer {limited}");
+    let burst = std::time::Instant::now();
     let statuses: Vec<u16> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..12)
             .map(|_| s.spawn(|| curl(&["-o", "/dev/null", "-H", &lim_auth, &small]).0))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    let secs = burst.elapsed().as_secs_f64();
     let allowed = statuses.iter().filter(|&&s| s == 200).count();
+    // Twelve curl processes take a while to start on a loaded machine, and the window
+    // refills meanwhile (one more request per 200 ms). Counted per replica instead, all
+    // twelve would pass (four to each); that stays out of bounds while the burst lasts
+    // under 1.2 s.
+    let most = 5 + (5.0 * secs).floor() as usize + 1;
     assert!(
-        (5..=6).contains(&allowed),
-        "5/s for the fleet: {statuses:?}"
+        (5..=most).contains(&allowed) && allowed < 12,
+        "5/s for the fleet: {allowed} allowed in {secs:.2} s, at most {most}: {statuses:?}"
     );
     // A soft delete through one replica: 404 on all of them within a second.
     let (status, _) = curl(&[
