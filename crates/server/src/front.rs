@@ -381,13 +381,7 @@ async fn write_response(
     let body = match body.into_bytes() {
         Ok(bytes) => {
             write_two(stream, &out, &bytes).await?;
-            return match length {
-                Some(n) if n != bytes.len() as u64 => Err(io::Error::other(format!(
-                    "body of {} bytes where {n} were promised",
-                    bytes.len()
-                ))),
-                _ => Ok(()),
-            };
+            return all_sent(length, bytes.len() as u64);
         }
         Err(body) => body,
     };
@@ -433,8 +427,13 @@ async fn write_response(
         out.extend_from_slice(b"0\r\n\r\n");
     }
     stream.write_all(&out).await?;
+    all_sent(length, sent)
+}
+
+/// An error when the body gave other than the `length` promised: only closing the
+/// connection tells the client.
+fn all_sent(length: Option<u64>, sent: u64) -> io::Result<()> {
     match length {
-        // The body gave fewer bytes than promised: only closing the connection tells.
         Some(n) if n != sent => Err(io::Error::other(format!(
             "body ended after {sent} of {n} bytes"
         ))),

@@ -34,7 +34,7 @@ pub fn new(unix_ms: i64) -> String {
     let secs = unix_ms.max(0) / 1000;
     let (y, mo, d) = civil_from_days(secs / 86_400);
     let s = secs % 86_400;
-    // Written digit by digit: `format!` was a tenth of a small GET's own work (bench B).
+    // Written digit by digit: `format!` here was ~3% of the server's CPU under bench B.
     let mut id = String::with_capacity(LEN);
     for (n, width) in [
         (y, 4),
@@ -47,18 +47,14 @@ pub fn new(unix_ms: i64) -> String {
         push_digits(&mut id, n, width);
     }
     let mut hex = [0u8; 16];
-    let random = rand::random::<[u8; 8]>();
-    for (pair, b) in hex.chunks_exact_mut(2).zip(random) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xf)];
-    }
-    id.extend(hex.iter().map(|&b| char::from(b)));
+    hex::encode_to_slice(rand::random::<[u8; 8]>(), &mut hex).expect("16 digits");
+    hex.make_ascii_uppercase();
+    id.push_str(std::str::from_utf8(&hex).expect("hex digits"));
     id
 }
 
 /// `yyyymmddHHMMSS` and 16 hex digits.
 const LEN: usize = 30;
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// `n` in exactly `width` decimal digits (the lowest ones; 0-padded).
 fn push_digits(out: &mut String, n: i64, width: u32) {

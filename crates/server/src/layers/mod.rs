@@ -13,10 +13,10 @@
 //! [`crate::app::App::handle`] runs them in that order. Each is a plain function, not a
 //! tower layer: a check that lets the request on or answers in its place
 //! ([`Checked`]), and `observe` a start and a finish around the rest. So a request is
-//! one small future. As five nested tower layers (and then as five nested async
-//! functions), each layer boxed or nested a future that held the request again: a
-//! 4 KiB GET's future was ~12 KiB, and allocating and copying it was the largest single
-//! cost of the request (bench B, `perf record`).
+//! one small future. As five nested tower layers, each boxed a future that held the
+//! request again (and nesting them as async functions instead still held it once per
+//! level): a 4 KiB GET's future was ~12 KiB, and allocating and copying it was the
+//! largest single cost of the request (bench B, `perf record`).
 //!
 //! Each layer reads the request's [`Matched`] endpoint, put there once by
 //! [`crate::app::App`] (or by the front, which matched it already).
