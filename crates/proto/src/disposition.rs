@@ -27,19 +27,22 @@ const ATTR_CHAR_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
 /// Control characters cannot stand in a header; in the raw form they become `_`, while
 /// `filename*` keeps the exact name.
 pub fn attachment(file_name: &str) -> Vec<u8> {
-    let mut raw = String::with_capacity(file_name.len() + 2);
+    // Written into one buffer big enough for the worst name (every byte escaped in the
+    // raw form, percent-encoded in the other): every download answer makes one.
+    let mut out = Vec::with_capacity(42 + 5 * file_name.len());
+    out.extend_from_slice(b"attachment; filename=\"");
     for c in file_name.chars() {
         match c {
-            '"' | '\\' => {
-                raw.push('\\');
-                raw.push(c);
-            }
-            c if c.is_control() => raw.push('_'),
-            c => raw.push(c),
+            '"' | '\\' => out.extend_from_slice(&[b'\\', c as u8]),
+            c if c.is_control() => out.push(b'_'),
+            c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
         }
     }
-    let encoded = utf8_percent_encode(file_name, ATTR_CHAR_ESCAPES);
-    format!("attachment; filename=\"{raw}\"; filename*=UTF-8''{encoded}").into_bytes()
+    out.extend_from_slice(b"\"; filename*=UTF-8''");
+    for piece in utf8_percent_encode(file_name, ATTR_CHAR_ESCAPES) {
+        out.extend_from_slice(piece.as_bytes());
+    }
+    out
 }
 
 /// The file name a `Content-Disposition` value carries: `filename*` first (UTF-8 only),
