@@ -41,6 +41,7 @@ pub mod front;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
+mod http_date;
 pub mod json_path;
 pub mod layers;
 pub mod limits;

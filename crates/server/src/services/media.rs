@@ -4,6 +4,7 @@
 
 use crate::body::ServedBody;
 use crate::error::ApiError;
+use crate::http_date;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
@@ -12,14 +13,14 @@ use feishu_media_proto::disposition;
 use feishu_media_proto::range::{self, ByteRange, RangeDecision};
 use feishu_media_store::{ByteStream, Media};
 use futures_util::StreamExt;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
-/// The validators of one media's current bytes.
+/// The validators of one media's current bytes, as the header values they are sent as.
 struct Validators {
     /// Strong: the first 128 bits of the SHA-256, so it changes exactly when the bytes do.
-    etag: String,
+    etag: HeaderValue,
     last_modified_secs: u64,
-    last_modified: String,
+    last_modified: HeaderValue,
 }
 
 impl Validators {
@@ -28,10 +29,13 @@ impl Validators {
         Self {
             etag: quoted(media.digest.get(..32).unwrap_or(&media.digest)),
             last_modified_secs,
-            last_modified: httpdate::fmt_http_date(
-                UNIX_EPOCH + Duration::from_secs(last_modified_secs),
-            ),
+            last_modified: HeaderValue::from_bytes(&http_date::imf_fixdate(last_modified_secs))
+                .expect("ASCII"),
         }
+    }
+
+    fn etag(&self) -> &str {
+        self.etag.to_str().expect("made from a str")
     }
 
     /// Whether `If-Match` (strong comparison, RFC 9110 §13.1.1), or else
@@ -44,7 +48,7 @@ impl Validators {
                 .flat_map(|v| v.split(','))
                 .any(|tag| {
                     let tag = tag.trim();
-                    tag == "*" || tag == self.etag
+                    tag == "*" || tag == self.etag()
                 });
         }
         headers
@@ -57,7 +61,7 @@ impl Validators {
     fn not_modified(&self, headers: &HeaderMap) -> bool {
         let mut inm = headers.get_all(header::IF_NONE_MATCH).iter().peekable();
         if inm.peek().is_some() {
-            let ours = self.etag.trim_start_matches("W/");
+            let ours = self.etag().trim_start_matches("W/");
             return inm
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
@@ -79,19 +83,20 @@ impl Validators {
         if v.starts_with("W/") {
             false
         } else if v.starts_with('"') {
-            v == self.etag
+            v == self.etag()
         } else {
             http_date_secs(v.as_bytes()) == Some(self.last_modified_secs)
         }
     }
 }
 
-fn quoted(tag: &str) -> String {
-    let mut s = String::with_capacity(tag.len() + 2);
-    s.push('"');
-    s.push_str(tag);
-    s.push('"');
-    s
+fn quoted(tag: &str) -> HeaderValue {
+    let mut quoted = Vec::with_capacity(tag.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(tag.as_bytes());
+    quoted.push(b'"');
+    // At its exact size the buffer becomes the value without a copy.
+    HeaderValue::from_maybe_shared(Bytes::from(quoted)).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
 fn http_date_secs(v: &[u8]) -> Option<u64> {
@@ -120,10 +125,6 @@ const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 /// The headers of a media answer (9) and the log id the outermost layer adds.
 const ANSWER_HEADERS: usize = 10;
 
-fn header_value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s).expect("ASCII built by this module")
-}
-
 /// Builds the whole answer for `media`, whose access was already checked.
 pub async fn respond(
     state: &AppState,
@@ -137,15 +138,15 @@ pub async fn respond(
     if v.precondition_fails(headers) {
         return Err(ApiError::precondition_failed(format!(
             "If-Match or If-Unmodified-Since does not hold: the media is now {}",
-            v.etag
+            v.etag()
         ))
-        .header(header::ETAG, header_value(&v.etag)));
+        .header(header::ETAG, v.etag));
     }
     if v.not_modified(headers) {
         return Ok(Response::builder()
             .status(StatusCode::NOT_MODIFIED)
-            .header(header::ETAG, header_value(&v.etag))
-            .header(header::LAST_MODIFIED, header_value(&v.last_modified))
+            .header(header::ETAG, v.etag)
+            .header(header::LAST_MODIFIED, v.last_modified)
             .header(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF)
             .body(ServedBody::empty())
             .expect("valid response"));
@@ -157,8 +158,8 @@ pub async fn respond(
     // grew one insert at a time was the largest single cost of a small GET (bench B).
     let mut out = HeaderMap::with_capacity(ANSWER_HEADERS);
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    out.insert(header::ETAG, header_value(&v.etag));
-    out.insert(header::LAST_MODIFIED, header_value(&v.last_modified));
+    out.insert(header::ETAG, v.etag);
+    out.insert(header::LAST_MODIFIED, v.last_modified);
     // The bytes are the uploader's: a browser must not guess them into HTML.
     out.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     out.insert(
@@ -182,7 +183,7 @@ pub async fn respond(
             out.insert(header::CONTENT_TYPE, content_type);
             out.insert(
                 header::CONTENT_RANGE,
-                header_value(&r.content_range(media.size)),
+                HeaderValue::from_str(r.content_range(media.size).as_str()).expect("ASCII"),
             );
             let payload = state.blobs.get(&media.digest, r.start, r.end + 1).await?;
             (
@@ -195,7 +196,8 @@ pub async fn respond(
             let boundary = hex::encode(rand::random::<[u8; 12]>());
             out.insert(
                 header::CONTENT_TYPE,
-                header_value(&format!("multipart/byteranges; boundary={boundary}")),
+                HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}"))
+                    .expect("ASCII"),
             );
             let (length, body) = multipart(state, media, &content_type, &boundary, &ranges).await?;
             let body = ServedBody::Body(Body::from_stream(body));
