@@ -67,14 +67,19 @@ pub async fn serve_connection(
         // One deadline for the whole head, however its bytes trickle in.
         let deadline = tokio::time::Instant::now() + timeouts.head;
         let head = loop {
-            let parsed = parse_head(&buf);
+            // Frozen, so that the head's values are slices of what was read, not copies.
+            let bytes = std::mem::take(&mut buf).freeze();
+            let parsed = parse_head(&bytes);
             let head_len = match &parsed {
                 Parsed::Complete(head) => head.len,
-                Parsed::Partial => buf.len(),
+                Parsed::Partial => bytes.len(),
                 // Hyper answers what this front cannot parse.
-                Parsed::NotOurs => break None,
+                Parsed::NotOurs => {
+                    buf = into_mut(bytes);
+                    break None;
+                }
             };
-            if request_line_len(&buf[..head_len]) > REQUEST_LINE_MAX {
+            if request_line_len(&bytes[..head_len]) > REQUEST_LINE_MAX {
                 let why = "the request line is longer than 8 KiB";
                 return Box::pin(refuse(stream, app, StatusCode::URI_TOO_LONG, why)).await;
             }
@@ -89,8 +94,20 @@ pub async fn serve_connection(
                 .await;
             }
             if let Parsed::Complete(head) = parsed {
-                break Some(head);
+                let Some(matched) = head.ours() else {
+                    // Hyper reads this head again, from the start.
+                    drop(head);
+                    buf = into_mut(bytes);
+                    break None;
+                };
+                // What follows the head (a pipelined request) is read on from a copy:
+                // the head keeps the buffer it was read into until it is answered.
+                if bytes.len() > head.len {
+                    buf = BytesMut::from(&bytes[head.len..]);
+                }
+                break Some((head, matched));
             }
+            buf = into_mut(bytes);
             let read = tokio::select! {
                 read = tokio::time::timeout_at(deadline, read_more(&mut stream, &mut buf)) => read,
                 () = stopped(&mut stop) => return,
@@ -100,7 +117,7 @@ pub async fn serve_connection(
                 _ => return, // closed, failed, or too slow to send a head
             }
         };
-        let Some((head, matched)) = head.and_then(|h| h.ours().map(|m| (h, m))) else {
+        let Some((head, matched)) = head else {
             let io = TokioIo::new(Prefixed {
                 prefix: buf.freeze(),
                 stream,
@@ -122,7 +139,6 @@ pub async fn serve_connection(
             }
             return;
         };
-        buf.advance(head.len);
         let close = head.close || *stop.borrow();
         // Boxed: the answer's state lives only while it is made, not in every idle
         // connection's task (1.9 KiB of it when it was inline).
@@ -165,10 +181,18 @@ async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usi
     stream.read_buf(buf).await
 }
 
+/// Back to a buffer to read more into: without a copy while nothing else holds a slice
+/// of it (a head that was not complete or not ours gave none out).
+fn into_mut(bytes: Bytes) -> BytesMut {
+    bytes
+        .try_into_mut()
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]))
+}
+
 /// The head parser and the front's decision on it, for the fuzz target.
 pub(crate) fn fuzz_head(bytes: &[u8]) {
     let _ = request_line_len(bytes);
-    if let Parsed::Complete(head) = parse_head(bytes) {
+    if let Parsed::Complete(head) = parse_head(&Bytes::copy_from_slice(bytes)) {
         assert!(head.len <= bytes.len());
         if let Some(m) = head.ours() {
             let _ = head.into_request(m);
@@ -238,7 +262,8 @@ enum Parsed {
     NotOurs,
 }
 
-fn parse_head(buf: &[u8]) -> Parsed {
+/// Parses the head at the start of `buf`; its URI and header values are slices of `buf`.
+fn parse_head(buf: &Bytes) -> Parsed {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     let len = match req.parse(buf) {
@@ -249,7 +274,10 @@ fn parse_head(buf: &[u8]) -> Parsed {
     let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
         return Parsed::NotOurs;
     };
-    let (Ok(method), Ok(uri)) = (Method::from_bytes(method.as_bytes()), path.parse::<Uri>()) else {
+    let (Ok(method), Ok(uri)) = (
+        Method::from_bytes(method.as_bytes()),
+        Uri::from_maybe_shared(buf.slice_ref(path.as_bytes())),
+    ) else {
         return Parsed::NotOurs;
     };
     let mut headers = HeaderMap::with_capacity(req.headers.len());
@@ -258,7 +286,7 @@ fn parse_head(buf: &[u8]) -> Parsed {
     for h in req.headers.iter() {
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(h.name.as_bytes()),
-            HeaderValue::from_bytes(h.value),
+            HeaderValue::from_maybe_shared(buf.slice_ref(h.value)),
         ) else {
             return Parsed::NotOurs;
         };
@@ -482,10 +510,17 @@ fn http_date_now() -> std::rc::Rc<str> {
 /// `name: value\r\n`, the name in Title-Case as hyper's `title_case_headers` writes it
 /// (the Python SDK reads response headers from a case-sensitive dict).
 fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.reserve(name.len() + value.len() + 4);
+    let start = out.len();
+    out.extend_from_slice(name.as_bytes());
+    // Copied whole, then each word's first letter raised: a push per byte was the
+    // largest cost of writing a head (callgrind, bench B's request).
     let mut upper = true;
-    for b in name.bytes() {
-        out.push(if upper { b.to_ascii_uppercase() } else { b });
-        upper = b == b'-';
+    for b in &mut out[start..] {
+        if upper {
+            b.make_ascii_uppercase();
+        }
+        upper = *b == b'-';
     }
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
@@ -588,7 +623,7 @@ mod tests {
     use super::*;
 
     fn head(raw: &str) -> Head {
-        match parse_head(raw.as_bytes()) {
+        match parse_head(&Bytes::copy_from_slice(raw.as_bytes())) {
             Parsed::Complete(h) => *h,
             _ => panic!("not complete: {raw:?}"),
         }
@@ -636,16 +671,21 @@ mod tests {
     #[test]
     fn heads_in_pieces_and_bad_heads() {
         assert!(matches!(
-            parse_head(b"GET / HTTP/1.1\r\nHost"),
+            parse_head(&Bytes::from_static(b"GET / HTTP/1.1\r\nHost")),
             Parsed::Partial
         ));
-        assert!(matches!(parse_head(b""), Parsed::Partial));
         assert!(matches!(
-            parse_head(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"),
+            parse_head(&Bytes::from_static(b"")),
+            Parsed::Partial
+        ));
+        assert!(matches!(
+            parse_head(&Bytes::from_static(
+                b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"
+            )),
             Parsed::NotOurs
         ));
         assert!(matches!(
-            parse_head(b"\x00\x01\x02 / HTTP/1.1\r\n\r\n"),
+            parse_head(&Bytes::from_static(b"\x00\x01\x02 / HTTP/1.1\r\n\r\n")),
             Parsed::NotOurs
         ));
         let h = head("GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\nGET /next");
