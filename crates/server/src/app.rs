@@ -4,6 +4,7 @@
 //! [`crate::routes::Dispatch`].
 
 use crate::body::BoxError;
+use crate::layers::observe::RequestNotes;
 use crate::layers::{Matched, Request, Response, auth, drain, fault, limit, observe};
 use crate::routes::Dispatch;
 use crate::state::AppState;
@@ -42,22 +43,23 @@ impl App {
             req.extensions_mut().insert(m);
         }
         let state = &self.0.state;
-        let observed = observe::start(state, &mut req);
-        let resp = crate::log_id::scope(observed.log_id().to_owned(), self.checked(req)).await;
-        observed.finish(state, resp)
+        let (observed, mut notes) = observe::start(state, &req);
+        let checked = self.checked(req, &mut notes);
+        let resp = crate::log_id::scope(observed.log_id(), checked).await;
+        observed.finish(state, notes, resp)
     }
 
     /// The checks of the layers inside `observe`, then the handler.
-    async fn checked(&self, mut req: Request) -> Response {
+    async fn checked(&self, mut req: Request, notes: &mut RequestNotes) -> Response {
         let state = &self.0.state;
         drain::wrap(&mut req);
-        if let Err(refused) = auth::check(state, &mut req).await {
+        if let Err(refused) = auth::check(state, &mut req, notes).await {
             return refused;
         }
         if let Err(refused) = limit::check(state, &mut req).await {
             return refused;
         }
-        if let Err(refused) = fault::check(state, &mut req).await {
+        if let Err(refused) = fault::check(state, &req, notes).await {
             return refused;
         }
         self.0.dispatch.run(req).await

@@ -124,7 +124,7 @@ impl IntoResponse for ApiError {
             code: parts.code_number.unwrap_or(parts.code.code()),
             msg: parts.msg.unwrap_or_else(|| parts.code.message().to_owned()),
             error: Some(ErrorDetail {
-                log_id,
+                log_id: log_id.to_string(),
                 troubleshooter: parts.troubleshooter,
                 permission_violations: parts.violations,
             }),

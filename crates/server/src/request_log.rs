@@ -1,5 +1,7 @@
 //! The latest requests, in memory, for the admin API (`GET /_admin/v1/requests`).
 
+use crate::log_id::LogId;
+use axum::http::Method;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -11,7 +13,8 @@ pub const CAPACITY: usize = 1000;
 pub struct LoggedRequest {
     /// Unix milliseconds when the request arrived.
     pub time_ms: i64,
-    pub method: String,
+    #[serde(serialize_with = "method_name")]
+    pub method: Method,
     pub path: String,
     pub endpoint: &'static str,
     pub app_id: Option<String>,
@@ -20,7 +23,11 @@ pub struct LoggedRequest {
     pub code: i64,
     pub bytes: u64,
     pub duration_ms: f64,
-    pub log_id: String,
+    pub log_id: LogId,
+}
+
+fn method_name<S: serde::Serializer>(method: &Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(method.as_str())
 }
 
 #[derive(Default)]

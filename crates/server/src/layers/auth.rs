@@ -2,7 +2,7 @@
 //! tokens and scopes follow the token table of wire contract §1; a temporary link's
 //! signed code is checked here too, and the admin token.
 
-use super::observe::note;
+use super::observe::RequestNotes;
 use super::{Checked, Matched, Request, served};
 use crate::caller::{Caller, LinkGrant};
 use crate::error::ApiError;
@@ -22,7 +22,7 @@ use feishu_media_store::{Principal, StoredTokenKind};
 
 /// The endpoint's access rule, leaving what it found (a caller, a link's grant) in the
 /// request's extensions.
-pub async fn check(state: &AppState, req: &mut Request) -> Checked {
+pub async fn check(state: &AppState, req: &mut Request, notes: &mut RequestNotes) -> Checked {
     // Two of these could be read one way here and another way by a proxy in front.
     for name in [header::AUTHORIZATION, header::HOST] {
         if req.headers().get_all(&name).iter().nth(1).is_some() {
@@ -42,7 +42,7 @@ pub async fn check(state: &AppState, req: &mut Request) -> Checked {
             };
             match caller(state, req.headers(), scopes).await {
                 Ok(caller) => {
-                    note(req.extensions(), |n| n.app_id = Some(caller.app_id.clone()));
+                    notes.app_id = Some(caller.app_id.clone());
                     req.extensions_mut().insert(caller);
                 }
                 Err(e) => return Err(served(e.into_response())),
@@ -52,9 +52,7 @@ pub async fn check(state: &AppState, req: &mut Request) -> Checked {
             let code = crate::gateway::query_param(req.uri(), "code").unwrap_or_default();
             match links::verify(&state.secret, &code, state.clock.unix_secs()) {
                 Ok(file_token) => {
-                    note(req.extensions(), |n| {
-                        n.file_token = Some(file_token.clone())
-                    });
+                    notes.file_token = Some(file_token.clone());
                     req.extensions_mut().insert(LinkGrant { file_token });
                 }
                 Err(why) => {

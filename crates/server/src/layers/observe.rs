@@ -4,14 +4,16 @@
 
 use super::{Matched, Request, Response};
 use crate::error::FeishuCode;
+use crate::log_id::LogId;
 use crate::request_log::LoggedRequest;
 use crate::state::AppState;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// What the layers and handlers learn about a request that its log line reports (who
-/// called, which media). Shared through the request's extensions.
+/// What the layers learn about a request that its log line reports (who called, which
+/// media) and that shapes its answer. Owned by [`crate::app::App::handle`], lent to each
+/// check: a shared slot in the request's extensions (an `Arc<Mutex<_>>` and a map entry)
+/// cost three allocations and two locks per request.
 #[derive(Debug, Default)]
 pub struct RequestNotes {
     pub app_id: Option<String>,
@@ -23,75 +25,51 @@ pub struct RequestNotes {
     pub bandwidth_bytes_per_s: Option<u64>,
 }
 
-pub type NotesSlot = Arc<Mutex<RequestNotes>>;
-
-/// Records a note if the request carries a slot (router tests without the layer do not).
-pub fn note(extensions: &axum::http::Extensions, f: impl FnOnce(&mut RequestNotes)) {
-    if let Some(slot) = extensions.get::<NotesSlot>()
-        && let Ok(mut notes) = slot.lock()
-    {
-        f(&mut notes);
-    }
-}
-
-/// The notes so far.
-pub fn noted<T>(
-    extensions: &axum::http::Extensions,
-    f: impl FnOnce(&RequestNotes) -> T,
-) -> Option<T> {
-    let slot = extensions.get::<NotesSlot>()?;
-    slot.lock().ok().map(|n| f(&n))
-}
-
 const LOG_ID_HEADER: HeaderName = HeaderName::from_static("x-tt-logid");
 
 /// What [`start`] took from a request, for [`Observed::finish`].
 pub struct Observed {
     started: Instant,
-    log_id: String,
-    slot: NotesSlot,
+    log_id: LogId,
     endpoint: &'static str,
     method: Method,
     path: String,
 }
 
-/// Gives the request its log id and its notes slot.
-pub fn start(state: &AppState, req: &mut Request) -> Observed {
+/// Gives the request its log id, and the notes it starts with.
+pub fn start(state: &AppState, req: &Request) -> (Observed, RequestNotes) {
     let started = Instant::now();
-    let log_id = crate::log_id::new(state.clock.unix_ms());
-    let slot = NotesSlot::default();
-    let endpoint = Matched::of(req).map_or("other", |m| m.spec().name);
-    if let Some(token) = Matched::of(req).and_then(|m| m.param.clone()) {
-        slot.lock().expect("new").file_token = Some(token);
-    }
-    req.extensions_mut().insert(slot.clone());
-    Observed {
+    let matched = Matched::of(req);
+    let notes = RequestNotes {
+        file_token: matched.and_then(|m| m.param.clone()),
+        ..RequestNotes::default()
+    };
+    let observed = Observed {
         started,
-        log_id,
-        slot,
-        endpoint,
+        log_id: crate::log_id::new(state.clock.unix_ms()),
+        endpoint: matched.map_or("other", |m| m.spec().name),
         method: req.method().clone(),
         path: req.uri().path().to_owned(),
-    }
+    };
+    (observed, notes)
 }
 
 impl Observed {
-    pub fn log_id(&self) -> &str {
-        &self.log_id
+    pub fn log_id(&self) -> LogId {
+        self.log_id
     }
 
     /// Marks the answer with the log id, shapes its body as a fault rule asked, and
     /// counts and logs the request.
-    pub fn finish(self, state: &AppState, mut resp: Response) -> Response {
+    pub fn finish(self, state: &AppState, notes: RequestNotes, mut resp: Response) -> Response {
         let Observed {
             started,
             log_id,
-            slot,
             endpoint,
             method,
             path,
         } = self;
-        if let Ok(v) = HeaderValue::from_str(&log_id) {
+        if let Ok(v) = HeaderValue::from_str(log_id.as_str()) {
             resp.headers_mut().insert(LOG_ID_HEADER, v);
         }
         let code = resp.extensions().get::<FeishuCode>().map_or(0, |c| c.0);
@@ -102,26 +80,17 @@ impl Observed {
             .and_then(|v| v.parse::<u64>().ok())
             .or_else(|| http_body::Body::size_hint(resp.body()).exact())
             .unwrap_or(0);
-        // Taken, not cloned: nothing reads the notes after this layer.
-        let (notes, shape) = slot
-            .lock()
-            .map(|mut n| {
-                (
-                    (n.app_id.take(), n.file_token.take(), n.cut_after_bytes),
-                    (n.first_byte_ms, n.bandwidth_bytes_per_s),
-                )
-            })
-            .unwrap_or_default();
+        let shape = (notes.first_byte_ms, notes.bandwidth_bytes_per_s);
         let status = resp.status().as_u16();
         let took = started.elapsed();
         state.metrics.request(endpoint, status, bytes, took);
         let entry = LoggedRequest {
             time_ms: state.clock.unix_ms() - took.as_millis() as i64,
-            method: method.as_str().to_owned(),
+            method,
             path,
             endpoint,
-            app_id: notes.0,
-            file_token: notes.1,
+            app_id: notes.app_id,
+            file_token: notes.file_token,
             status,
             code,
             bytes,
@@ -131,7 +100,7 @@ impl Observed {
         if shape != (None, None) {
             resp = resp.map(|body| body.shaped(shape.0, shape.1));
         }
-        if let Some(limit) = notes.2 {
+        if let Some(limit) = notes.cut_after_bytes {
             resp = resp.map(|body| body.cut(limit));
         }
         tracing::info!(
