@@ -35,7 +35,11 @@ pub fn bearer(value: &[u8]) -> Option<&str> {
         return None;
     }
     let token = token.trim();
-    (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
+    // Bytes first (every request reads a token): only a non-ASCII token needs the
+    // Unicode test.
+    let spaced = token.bytes().any(|b| matches!(b, b' ' | b'\t'..=b'\r'))
+        || (!token.is_ascii() && token.contains(char::is_whitespace));
+    (!token.is_empty() && !spaced).then_some(token)
 }
 
 #[cfg(test)]
@@ -62,5 +66,8 @@ mod tests {
         assert_eq!(bearer(b"t-1"), None);
         assert_eq!(bearer(b"Bearer a b"), None);
         assert_eq!(bearer(&[0xff, 0xfe]), None);
+        assert_eq!(bearer(b"Bearer a\x0bb"), None);
+        assert_eq!(bearer("Bearer a\u{a0}b".as_bytes()), None);
+        assert_eq!(bearer("Bearer t-\u{e9}".as_bytes()), Some("t-\u{e9}"));
     }
 }
