@@ -373,7 +373,7 @@ async fn write_response(
         if name == header::CONNECTION || name == header::TRANSFER_ENCODING {
             continue; // this writer decides those
         }
-        put_header(&mut out, name.as_str(), value.as_bytes());
+        put_named(&mut out, name, value.as_bytes());
     }
     if declared.is_none()
         && let Some(n) = exact
@@ -525,6 +525,36 @@ fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
+}
+
+/// The names a media answer carries, already in Title-Case.
+static TITLED: [(HeaderName, &str); 12] = [
+    (header::ACCEPT_RANGES, "Accept-Ranges"),
+    (header::CONTENT_DISPOSITION, "Content-Disposition"),
+    (header::CONTENT_LENGTH, "Content-Length"),
+    (header::CONTENT_RANGE, "Content-Range"),
+    (header::CONTENT_TYPE, "Content-Type"),
+    (header::DATE, "Date"),
+    (header::ETAG, "Etag"),
+    (header::LAST_MODIFIED, "Last-Modified"),
+    (header::X_CONTENT_TYPE_OPTIONS, "X-Content-Type-Options"),
+    (header::CACHE_CONTROL, "Cache-Control"),
+    (header::LOCATION, "Location"),
+    (HeaderName::from_static("x-tt-logid"), "X-Tt-Logid"),
+];
+
+/// [`put_header`] for a name of the map: a common one is copied already titled.
+fn put_named(out: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
+    match TITLED.iter().find(|(known, _)| known == name) {
+        Some((_, titled)) => {
+            out.reserve(titled.len() + value.len() + 4);
+            out.extend_from_slice(titled.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        }
+        None => put_header(out, name.as_str(), value),
+    }
 }
 
 /// Writes `bytes` with `MSG_MORE`, so that the kernel sends them in the same segments as
@@ -702,5 +732,12 @@ mod tests {
         put_header(&mut out, "content-disposition", b"attachment");
         put_header(&mut out, "x-tt-logid", b"1");
         assert_eq!(out, b"Content-Disposition: attachment\r\nX-Tt-Logid: 1\r\n");
+        // The table of titled names says what put_header would.
+        for (name, titled) in &TITLED {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            put_named(&mut a, name, b"v");
+            put_header(&mut b, name.as_str(), b"v");
+            assert_eq!(a, b, "{titled}");
+        }
     }
 }
