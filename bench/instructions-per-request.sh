@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# User-space instructions the server executes per request, counted by valgrind's
+# callgrind over B's request (a 4 KiB ranged GET of one media, keep-alive), for each
+# build given. Exact and repeatable where CPU time on these machines is not (two runs of
+# bench/cpu-per-request.sh can differ by 30%): the figure to compare request-path
+# changes by. It leaves out the kernel's share (send, receive, epoll), and SHA-256 runs
+# its portable code under valgrind (the real CPU's SHA extensions are not used), so it
+# over-counts the token hash.
+#
+#   bench/instructions-per-request.sh BIN... [-- N]   (N requests per count, default 2000)
+#
+# Each build is counted at N and 2N requests; the difference over N is the figure (the
+# start-up and shutdown cancel out). Keep the callgrind files with KEEP=dir, for
+# callgrind_annotate --inclusive=yes. Loopback only; each run is bounded by its count.
+set -euo pipefail
+bins=()
+n=2000
+while [ $# -gt 0 ]; do
+  case $1 in
+    --) n=$2; shift 2 ;;
+    *) bins+=("$1"); shift ;;
+  esac
+done
+[ ${#bins[@]} -ge 1 ] || { sed -n 2,14p "$0"; exit 2; }
+command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+work=$(mktemp -d /tmp/feishu-media-ins.XXXXXX)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+head -c 300000 /dev/urandom >"$work/small.bin"
+cat >"$work/manifest.json" <<JSON
+{"apps": [{"app_id": "cli_bench", "app_secret": "bench", "tenant_key": "bench",
+           "scopes": ["drive:drive"], "rate_limit": null}],
+ "documents": [{"token": "doxBench", "type": "docx", "tenant_key": "bench", "owner": "app:cli_bench"}],
+ "media": [{"file_token": "boxSmall", "document": "doxBench", "parent_type": "docx_file",
+            "file_name": "small.bin", "path": "small.bin"}]}
+JSON
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# count BIN REQUESTS: the instructions callgrind counted from the first request to exit.
+count() {
+  rm -rf "$work/data"
+  FEISHU_MEDIA_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
+    "$1" serve --listen "127.0.0.1:$port" --data-dir "$work/data" \
+    --seed "$work/manifest.json" >/dev/null 2>"$work/err" &
+  pid=$!
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+    sleep 0.2
+  done
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  python3 - "$port" "$2" <<'PY'
+import http.client, json, sys, threading
+port, n = int(sys.argv[1]), int(sys.argv[2])
+c = http.client.HTTPConnection("127.0.0.1", port)
+c.request("POST", "/open-apis/auth/v3/tenant_access_token/internal",
+          body=json.dumps({"app_id": "cli_bench", "app_secret": "bench"}))
+token = json.loads(c.getresponse().read())["tenant_access_token"]
+def run(k):
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    for _ in range(k):
+        c.request("GET", "/open-apis/drive/v1/medias/boxSmall/download",
+                  headers={"Authorization": "Bearer " + token, "Range": "bytes=4096-8191"})
+        r = c.getresponse()
+        body = r.read()
+        assert r.status == 206 and len(body) == 4096, r.status
+threads = [threading.Thread(target=run, args=(n // 4,)) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+PY
+  kill -INT "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  [ -n "${KEEP:-}" ] && cp "$work/cg.out" "$KEEP/callgrind.$(basename "$1").$2"
+  awk '/^summary:|^totals:/ {print $2; exit}' "$work/cg.out"
+}
+
+for bin in "${bins[@]}"; do
+  one=$(count "$bin" "$n")
+  two=$(count "$bin" $((2 * n)))
+  echo "$bin: $(((two - one) / n)) instructions per request (user space; $n and $((2 * n)) requests: $one, $two)"
+done
