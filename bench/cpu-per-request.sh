@@ -11,19 +11,8 @@ set -euo pipefail
 [ $# -ge 2 ] || { sed -n 2,9p "$0"; exit 2; }
 old=$1 new=$2 rounds=${3:-4}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
-work=$(mktemp -d /tmp/feishu-media-cpu.XXXXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-head -c 300000 /dev/urandom >"$work/small.bin"
-cat >"$work/manifest.json" <<JSON
-{"apps": [{"app_id": "cli_bench", "app_secret": "bench", "tenant_key": "bench",
-           "scopes": ["drive:drive"], "rate_limit": null}],
- "documents": [{"token": "doxBench", "type": "docx", "tenant_key": "bench", "owner": "app:cli_bench"}],
- "media": [{"file_token": "boxSmall", "document": "doxBench", "parent_type": "docx_file",
-            "file_name": "small.bin", "path": "small.bin"}]}
-JSON
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck source=one-media.sh
+source "$(dirname "$0")/one-media.sh"
 base=http://127.0.0.1:$port
 
 # Clock ticks (user + system) the process has used, all its threads.

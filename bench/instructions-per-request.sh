@@ -23,19 +23,8 @@ while [ $# -gt 0 ]; do
 done
 [ ${#bins[@]} -ge 1 ] || { sed -n 2,14p "$0"; exit 2; }
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
-work=$(mktemp -d /tmp/feishu-media-ins.XXXXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-head -c 300000 /dev/urandom >"$work/small.bin"
-cat >"$work/manifest.json" <<JSON
-{"apps": [{"app_id": "cli_bench", "app_secret": "bench", "tenant_key": "bench",
-           "scopes": ["drive:drive"], "rate_limit": null}],
- "documents": [{"token": "doxBench", "type": "docx", "tenant_key": "bench", "owner": "app:cli_bench"}],
- "media": [{"file_token": "boxSmall", "document": "doxBench", "parent_type": "docx_file",
-            "file_name": "small.bin", "path": "small.bin"}]}
-JSON
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck source=one-media.sh
+source "$(dirname "$0")/one-media.sh"
 
 # count BIN REQUESTS: the instructions callgrind counted from the first request to exit.
 count() {
