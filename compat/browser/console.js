@@ -79,7 +79,7 @@ async function main() {
 
     await page.getByLabel('Admin token').fill(adminToken);
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Media' }).waitFor({ timeout: 5000 });
+    await page.getByRole('heading', { name: 'Media', exact: true }).waitFor({ timeout: 5000 });
     check('logging in shows the media', true);
     const stored = await page.evaluate(() => Object.keys(localStorage).length);
     check('nothing is kept beyond the tab', stored === 0 && !(await context.cookies()).length);
