@@ -16,6 +16,7 @@
 use crate::app::App;
 use crate::body::ServedBody;
 use crate::gateway::Refusal;
+use crate::http_date;
 use crate::layers::Matched;
 use axum::body::Body;
 use axum::http::{
@@ -383,7 +384,7 @@ async fn write_response(
         put_header(&mut out, "content-length", n.to_string().as_bytes());
     }
     if !parts.headers.contains_key(header::DATE) {
-        put_header(&mut out, "date", http_date_now().as_bytes());
+        put_header(&mut out, "date", &http_date_now());
     }
     if chunked {
         put_header(&mut out, "transfer-encoding", b"chunked");
@@ -488,40 +489,46 @@ async fn write_two(stream: &mut TcpStream, mut head: &[u8], mut body: &[u8]) -> 
     stream.write_all(body).await
 }
 
-/// `Date`'s value for now: formatted once a second per thread, not for every answer.
-fn http_date_now() -> std::rc::Rc<str> {
+/// `Date`'s value for now: written once a second per thread, not for every answer.
+fn http_date_now() -> [u8; http_date::LEN] {
     thread_local! {
-        static NOW: std::cell::RefCell<(u64, std::rc::Rc<str>)> =
-            std::cell::RefCell::new((u64::MAX, std::rc::Rc::from("")));
+        static NOW: std::cell::Cell<(u64, [u8; http_date::LEN])> =
+            const { std::cell::Cell::new((u64::MAX, [0; http_date::LEN])) };
     }
-    let now = std::time::SystemTime::now();
-    let secs = now
+    let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     NOW.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if cached.0 != secs {
-            *cached = (secs, httpdate::fmt_http_date(now).into());
+        let (at, date) = cell.get();
+        if at == secs {
+            return date;
         }
-        cached.1.clone()
+        let date = http_date::imf_fixdate(secs);
+        cell.set((secs, date));
+        date
     })
 }
 
 /// `name: value\r\n`, the name in Title-Case as hyper's `title_case_headers` writes it
 /// (the Python SDK reads response headers from a case-sensitive dict).
 fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.reserve(name.len() + value.len() + 4);
     let start = out.len();
-    out.extend_from_slice(name.as_bytes());
+    put_line(out, name, value);
     // Copied whole, then each word's first letter raised: a push per byte was the
     // largest cost of writing a head (callgrind, bench B's request).
     let mut upper = true;
-    for b in &mut out[start..] {
+    for b in &mut out[start..start + name.len()] {
         if upper {
             b.make_ascii_uppercase();
         }
         upper = *b == b'-';
     }
+}
+
+/// `name: value\r\n`, the name as given.
+fn put_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.reserve(name.len() + value.len() + 4);
+    out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
@@ -546,13 +553,7 @@ static TITLED: [(HeaderName, &str); 12] = [
 /// [`put_header`] for a name of the map: a common one is copied already titled.
 fn put_named(out: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
     match TITLED.iter().find(|(known, _)| known == name) {
-        Some((_, titled)) => {
-            out.reserve(titled.len() + value.len() + 4);
-            out.extend_from_slice(titled.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        }
+        Some((_, titled)) => put_line(out, titled, value),
         None => put_header(out, name.as_str(), value),
     }
 }

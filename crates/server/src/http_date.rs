@@ -1,8 +1,9 @@
 //! HTTP dates (RFC 9110 §5.6.7, the IMF-fixdate form) written in place.
 //!
-//! Every media answer carries `Last-Modified`; `httpdate`'s writer goes through `fmt`
-//! and a `String`, which was a tenth of the server's own work on a small ranged GET
-//! (callgrind, bench B's request). Reading dates stays with `httpdate`.
+//! Every media answer carries `Last-Modified` (and every answer `Date`); `httpdate`'s
+//! writer goes through `fmt` and a `String`, which was a tenth of the server's own work
+//! on a small ranged GET (callgrind, bench B's request). Reading dates stays with
+//! `httpdate`.
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT`: always 29 ASCII bytes.
 pub const LEN: usize = 29;

@@ -29,22 +29,21 @@ pub fn check(
             state.metrics.fault_fired(spec.name);
             Some(action)
         });
+    let answer = action.as_ref().and_then(|a| a.error());
     // A rule that answers for the request leaves its answer unshaped.
     if let Some(action) = &action
-        && action.error().is_none()
+        && answer.is_none()
     {
         notes.cut_after_bytes = action.cut_after_bytes;
         notes.first_byte_ms = action.first_byte_ms;
         notes.bandwidth_bytes_per_s = action.bandwidth_bytes_per_s;
     }
+    let delay_ms = action.and_then(|a| a.delay_ms);
     async move {
-        let Some(action) = action else {
-            return Ok(());
-        };
-        if let Some(ms) = action.delay_ms {
+        if let Some(ms) = delay_ms {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
-        match action.error() {
+        match answer {
             Some(e) => Err(served(e.into_response())),
             None => Ok(()),
         }
