@@ -4,8 +4,9 @@
 //! [`crate::routes::Dispatch`].
 
 use crate::body::BoxError;
-use crate::layers::observe::RequestNotes;
-use crate::layers::{Matched, Request, Response, auth, drain, fault, limit, observe};
+use crate::layers::{
+    Matched, Request, RequestContext, Response, auth, drain, fault, limit, observe,
+};
 use crate::routes::Dispatch;
 use crate::state::AppState;
 use axum::body::Body;
@@ -34,35 +35,33 @@ pub fn app(state: AppState) -> App {
 
 impl App {
     /// Answers `req`: observe, drain, auth, rate limit, fault, then the handler
-    /// (outermost first, see [`crate::layers`]), all in this one future.
-    pub async fn handle(&self, mut req: Request) -> Response {
-        if req.extensions().get::<Matched>().is_none()
-            && let Some(m) = Endpoint::find(req.method().as_str(), req.uri().path())
-        {
-            let m = Matched::new(m);
-            req.extensions_mut().insert(m);
-        }
+    /// (outermost first, see [`crate::layers`]), all in this one future. `matched`: the
+    /// endpoint, if the caller (the front) matched it already.
+    pub async fn handle(&self, mut req: Request, matched: Option<Matched>) -> Response {
+        let matched = matched
+            .or_else(|| Endpoint::find(req.method().as_str(), req.uri().path()).map(Matched::new));
+        let mut ctx = RequestContext::new(matched);
         let state = &self.0.state;
-        let (observed, mut notes) = observe::start(state, &req);
-        let checked = self.checked(req, &mut notes);
+        let observed = observe::start(state, &req, &ctx);
+        drain::wrap(&mut req);
+        let checked = self.checked(req, &mut ctx);
         let resp = crate::log_id::scope(observed.log_id(), checked).await;
-        observed.finish(state, notes, resp)
+        observed.finish(state, ctx, resp)
     }
 
     /// The checks of the layers inside `observe`, then the handler.
-    async fn checked(&self, mut req: Request, notes: &mut RequestNotes) -> Response {
+    async fn checked(&self, mut req: Request, ctx: &mut RequestContext) -> Response {
         let state = &self.0.state;
-        drain::wrap(&mut req);
-        if let Err(refused) = auth::check(state, &mut req, notes).await {
+        if let Err(refused) = auth::check(state, &mut req, ctx).await {
             return refused;
         }
-        if let Err(refused) = limit::check(state, &mut req).await {
+        if let Err(refused) = limit::check(state, ctx).await {
             return refused;
         }
-        if let Err(refused) = fault::check(state, &req, notes).await {
+        if let Err(refused) = fault::check(state, ctx).await {
             return refused;
         }
-        self.0.dispatch.run(req).await
+        self.0.dispatch.run(req, ctx).await
     }
 }
 
@@ -81,7 +80,7 @@ where
 
     fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
         let app = self.clone();
-        Box::pin(async move { Ok(app.handle(req.map(Body::new)).await) })
+        Box::pin(async move { Ok(app.handle(req.map(Body::new), None).await) })
     }
 }
 
@@ -95,7 +94,7 @@ mod tests {
         let state = crate::testing::state().await;
         let app = super::app(state);
         let req = crate::testing::get("/open-apis/drive/v1/medias/boxA/download", &[]);
-        let size = std::mem::size_of_val(&app.handle(req));
+        let size = std::mem::size_of_val(&app.handle(req, None));
         assert!(size <= 4096, "the future of a request takes {size} bytes");
     }
 }

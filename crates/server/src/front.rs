@@ -163,7 +163,7 @@ async fn answer(
     close: bool,
 ) -> io::Result<()> {
     let is_head = head.method == Method::HEAD;
-    let resp = app.handle(head.into_request(matched)).await;
+    let resp = app.handle(head.into_request(), Some(matched)).await;
     write_response(stream, resp, is_head, close).await
 }
 
@@ -195,8 +195,8 @@ pub(crate) fn fuzz_head(bytes: &[u8]) {
     let _ = request_line_len(bytes);
     if let Parsed::Complete(head) = parse_head(&Bytes::copy_from_slice(bytes)) {
         assert!(head.len <= bytes.len());
-        if let Some(m) = head.ours() {
-            let _ = head.into_request(m);
+        if head.ours().is_some() {
+            let _ = head.into_request();
         }
     }
 }
@@ -213,7 +213,7 @@ fn request_line_len(buf: &[u8]) -> usize {
 async fn refuse(mut stream: TcpStream, app: App, status: StatusCode, why: &'static str) {
     let mut req = Request::new(Body::empty());
     req.extensions_mut().insert(Refusal { status, why });
-    let resp = app.handle(req).await;
+    let resp = app.handle(req, None).await;
     if write_response(&mut stream, resp, false, true)
         .await
         .is_err()
@@ -328,12 +328,11 @@ impl Head {
         m.endpoint.spec().front.then(|| Matched::new(m))
     }
 
-    fn into_request(self, matched: Matched) -> Request<Body> {
+    fn into_request(self) -> Request<Body> {
         let mut req = Request::new(Body::empty());
         *req.method_mut() = self.method;
         *req.uri_mut() = self.uri;
         *req.headers_mut() = self.headers;
-        req.extensions_mut().insert(matched);
         req
     }
 }

@@ -52,6 +52,7 @@ pub mod names;
 pub mod open;
 pub mod request_log;
 pub mod routes;
+mod row_memo;
 pub mod secret;
 pub mod seed;
 mod serve;

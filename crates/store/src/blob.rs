@@ -147,6 +147,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// in the form this backend holds them. `BlobMissing` when there is no such blob.
     async fn get(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload>;
 
+    /// [`Self::get`]'s answer when this backend holds the bytes in memory, without a
+    /// future (`async_trait` boxes one per call). `None`: ask [`Self::get`].
+    fn get_in_memory(&self, _digest: &str, _start: u64, _end: u64) -> Option<Payload> {
+        None
+    }
+
     /// The size of blob `digest`, if it exists.
     async fn size(&self, digest: &str) -> StoreResult<Option<u64>>;
 

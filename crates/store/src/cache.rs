@@ -292,6 +292,22 @@ impl<M: MetaStore> MetaStore for CachedMeta<M> {
         read_through!(self, media, file_token, self.inner.media(file_token))
     }
 
+    fn app_in_memory(&self, app_id: &str) -> Option<Arc<App>> {
+        self.maps.apps.get(app_id)
+    }
+
+    fn token_in_memory(&self, hash: &str) -> Option<Arc<AccessToken>> {
+        self.maps.tokens.get(hash)
+    }
+
+    fn document_in_memory(&self, token: &str) -> Option<Arc<Document>> {
+        self.maps.documents.get(token)
+    }
+
+    fn media_in_memory(&self, file_token: &str) -> Option<Arc<Media>> {
+        self.maps.media.get(file_token)
+    }
+
     /// Hits answer; the misses are asked together, and what is found is kept.
     async fn media_many(&self, file_tokens: &[String]) -> StoreResult<Vec<Option<Media>>> {
         let map = &self.maps.media;

@@ -67,7 +67,8 @@ fn document() -> Document {
     }
 }
 
-fn media(token: &str, digest: &str) -> Media {
+/// A media row with every field set (public: the cache's own tests use it).
+pub fn media(token: &str, digest: &str) -> Media {
     Media {
         file_token: token.into(),
         document: "bascnX".into(),
@@ -164,6 +165,7 @@ pub async fn meta_suite(store: &dyn MetaStore) {
         None
     );
 
+    in_memory_is_current(store).await;
     // Replacing an object replaces it whole (members included).
     let mut doc = document();
     doc.members.clear();
@@ -179,6 +181,8 @@ pub async fn meta_suite(store: &dyn MetaStore) {
         })
         .await
         .unwrap();
+    // Before any read: what memory holds must be the new rows already.
+    in_memory_is_current(store).await;
     assert_eq!(store.document("bascnX").await.unwrap(), Some(doc.clone()));
     assert_eq!(
         store.media("boxA").await.unwrap(),
@@ -514,6 +518,7 @@ async fn listings_and_deletes(store: &dyn MetaStore) {
     assert!(store.delete_document("bascnX").await.unwrap());
     assert!(store.delete_user("ou_a").await.unwrap());
     assert!(!store.delete_user("ou_a").await.unwrap());
+    in_memory_is_current(store).await;
 
     store.put_upload(&session("upW", 1)).await.unwrap();
     store.wipe().await.unwrap();
@@ -521,6 +526,43 @@ async fn listings_and_deletes(store: &dyn MetaStore) {
     assert!(store.list_media().await.unwrap().is_empty());
     assert_eq!(store.upload("upW").await.unwrap(), None);
     assert_eq!(store.token("h2").await.unwrap(), None);
+}
+
+/// A row handed out from memory ([`MetaStore::media_in_memory`] and its siblings) is
+/// the one a read returns now, never an older one. (Memory is asked first: a read would
+/// refill it.)
+async fn in_memory_is_current(store: &dyn MetaStore) {
+    for key in ["cli_a", "cli_b"] {
+        if let Some(hit) = store.app_in_memory(key) {
+            assert_eq!(
+                Some(&*hit),
+                store.app(key).await.unwrap().as_ref(),
+                "app {key}"
+            );
+        }
+    }
+    for key in ["h1", "h2", "h3"] {
+        if let Some(hit) = store.token_in_memory(key) {
+            assert_eq!(
+                Some(&*hit),
+                store.token(key).await.unwrap().as_ref(),
+                "token {key}"
+            );
+        }
+    }
+    if let Some(hit) = store.document_in_memory("bascnX") {
+        let now = store.document("bascnX").await.unwrap();
+        assert_eq!(Some(&*hit), now.as_ref(), "document");
+    }
+    for key in ["boxA", "boxFinished"] {
+        if let Some(hit) = store.media_in_memory(key) {
+            assert_eq!(
+                Some(&*hit),
+                store.media(key).await.unwrap().as_ref(),
+                "media {key}"
+            );
+        }
+    }
 }
 
 /// Daily request counts: saved, read back, older days dropped.

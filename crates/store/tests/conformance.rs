@@ -135,6 +135,28 @@ async fn cached_sqlite_meta() {
     meta_suite(&feishu_media_store::cache::CachedMeta::new(inner)).await;
 }
 
+/// The cache answers from memory what it read, and forgets it on a write.
+#[tokio::test]
+async fn cached_rows_are_in_memory_until_written() {
+    use feishu_media_store::{Batch, Media};
+    let cached = feishu_media_store::cache::CachedMeta::new(MemoryMeta::new());
+    let mut m = feishu_media_store::conformance::media("boxM", &"c".repeat(64));
+    let batch = |m: &Media| Batch {
+        media: vec![m.clone()],
+        ..Default::default()
+    };
+    cached.apply(&batch(&m)).await.unwrap();
+    assert!(cached.media_in_memory("boxM").is_none(), "nothing read yet");
+    cached.media_shared("boxM").await.unwrap();
+    assert_eq!(cached.media_in_memory("boxM").as_deref(), Some(&m));
+    m.size = 2;
+    cached.apply(&batch(&m)).await.unwrap();
+    assert!(
+        cached.media_in_memory("boxM").is_none(),
+        "a write forgets it"
+    );
+}
+
 #[tokio::test]
 async fn cached_memory_meta() {
     meta_suite(&feishu_media_store::cache::CachedMeta::new(

@@ -2,8 +2,7 @@
 //! tokens and scopes follow the token table of wire contract §1; a temporary link's
 //! signed code is checked here too, and the admin token.
 
-use super::observe::RequestNotes;
-use super::{Checked, Matched, Request, served};
+use super::{Checked, Request, RequestContext, served};
 use crate::caller::{Caller, LinkGrant};
 use crate::error::ApiError;
 use crate::secret::{same_secret, token_hash};
@@ -21,8 +20,10 @@ use feishu_media_proto::token::{TokenKind, bearer};
 use feishu_media_store::{Principal, StoredTokenKind};
 
 /// The endpoint's access rule, leaving what it found (a caller, a link's grant) in the
-/// request's extensions.
-pub async fn check(state: &AppState, req: &mut Request, notes: &mut RequestNotes) -> Checked {
+/// request's context.
+/// (`&mut` only because a request body is not `Sync`: a shared borrow could not be held
+/// across an await of a `Send` future.)
+pub async fn check(state: &AppState, req: &mut Request, ctx: &mut RequestContext) -> Checked {
     // Two of these could be read one way here and another way by a proxy in front.
     for name in [header::AUTHORIZATION, header::HOST] {
         if req.headers().get_all(&name).iter().nth(1).is_some() {
@@ -30,7 +31,7 @@ pub async fn check(state: &AppState, req: &mut Request, notes: &mut RequestNotes
             return Err(served(e.into_response()));
         }
     }
-    let Some(access) = Matched::of(req).map(|m| m.spec().access) else {
+    let Some(access) = ctx.spec().map(|s| s.access) else {
         return Ok(());
     };
     match access {
@@ -41,20 +42,14 @@ pub async fn check(state: &AppState, req: &mut Request, notes: &mut RequestNotes
                 _ => None,
             };
             match caller(state, req.headers(), scopes).await {
-                Ok(caller) => {
-                    notes.app_id = Some(caller.app_id.clone());
-                    req.extensions_mut().insert(caller);
-                }
+                Ok(caller) => ctx.caller = Some(caller),
                 Err(e) => return Err(served(e.into_response())),
             }
         }
         Access::SignedLink => {
             let code = crate::gateway::query_param(req.uri(), "code").unwrap_or_default();
             match links::verify(&state.secret, &code, state.clock.unix_secs()) {
-                Ok(file_token) => {
-                    notes.file_token = Some(file_token.clone());
-                    req.extensions_mut().insert(LinkGrant { file_token });
-                }
+                Ok(file_token) => ctx.grant = Some(LinkGrant { file_token }),
                 Err(why) => {
                     let e = ApiError::new(ErrorCode::Forbidden)
                         .hint(format!("the link's code is not valid ({why:?})"));
@@ -81,7 +76,8 @@ pub async fn check(state: &AppState, req: &mut Request, notes: &mut RequestNotes
     Ok(())
 }
 
-/// The caller the authentication layer let through, for handlers.
+/// The caller the authentication layer let through, for axum handlers (put in the
+/// request's extensions by [`crate::routes::Dispatch`]).
 pub struct Authed(pub Caller);
 
 impl<S: Send + Sync> FromRequestParts<S> for Authed {
@@ -110,7 +106,7 @@ pub async fn caller(
         .ok_or_else(|| ApiError::new(ErrorCode::MissingAccessToken))?;
     let kind = TokenKind::of(token).ok_or_else(|| ApiError::new(ErrorCode::InvalidTokenForm))?;
     let now = state.clock.unix_ms();
-    let record = state.meta.token_shared(&token_hash(token)).await?;
+    let record = state.token_row(&token_hash(token)).await?;
     match kind {
         // An app token is never accepted where tenant or user tokens are required.
         TokenKind::App => Err(ApiError::new(ErrorCode::InvalidTenantToken)),
@@ -126,8 +122,7 @@ pub async fn caller(
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidTenantToken))?;
             // Scopes are the app's current grants, so a change applies to live tokens.
             let app = state
-                .meta
-                .app_shared(&record.app_id)
+                .app_row(&record.app_id)
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidTenantToken))?;
             // An app moved to another tenant since: its old tokens are not for this one.

@@ -3,40 +3,31 @@
 //! [`super::observe`] does). After authentication and rate limits, as testers expect: a fault never hides
 //! a token or scope error.
 
-use super::observe::RequestNotes;
-use super::{Checked, Matched, Request, served};
-use crate::caller::Caller;
+use super::{Checked, RequestContext, served};
 use crate::state::AppState;
 use axum::response::IntoResponse;
 
 /// The fault rule that fires for this request, if any: its delay, its answer, or its
 /// marks on the body.
-/// Not `async`: only a delay awaits, and the request (whose body is not `Sync`) is not
-/// held across it.
+/// Not `async`: only a delay awaits, and the context is not held across it.
 pub fn check(
     state: &AppState,
-    req: &Request,
-    notes: &mut RequestNotes,
+    ctx: &mut RequestContext,
 ) -> impl Future<Output = Checked> + Send + 'static {
-    let action = Matched::of(req)
-        .map(|m| m.spec())
-        .filter(|s| s.faults)
-        .and_then(|spec| {
-            let app_id = req.extensions().get::<Caller>().map(|c| c.app_id.as_str());
-            let action = state
-                .faults
-                .decide(spec.name, app_id, notes.file_token.as_deref())?;
-            state.metrics.fault_fired(spec.name);
-            Some(action)
-        });
+    let action = ctx.spec().filter(|s| s.faults).and_then(|spec| {
+        let app_id = ctx.caller.as_ref().map(|c| c.app_id.as_str());
+        let action = state.faults.decide(spec.name, app_id, ctx.file_token())?;
+        state.metrics.fault_fired(spec.name);
+        Some(action)
+    });
     let answer = action.as_ref().and_then(|a| a.error());
     // A rule that answers for the request leaves its answer unshaped.
     if let Some(action) = &action
         && answer.is_none()
     {
-        notes.cut_after_bytes = action.cut_after_bytes;
-        notes.first_byte_ms = action.first_byte_ms;
-        notes.bandwidth_bytes_per_s = action.bandwidth_bytes_per_s;
+        ctx.cut_after_bytes = action.cut_after_bytes;
+        ctx.first_byte_ms = action.first_byte_ms;
+        ctx.bandwidth_bytes_per_s = action.bandwidth_bytes_per_s;
     }
     let delay_ms = action.and_then(|a| a.delay_ms);
     async move {

@@ -1,8 +1,7 @@
 //! Rate limits as a layer (wire contract §6, check 3): after the token and scope, before
 //! anything the handler checks. The counting itself is [`crate::limits`].
 
-use super::{Checked, Matched, Request, served};
-use crate::caller::Caller;
+use super::{Checked, RequestContext, served};
 use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -10,14 +9,12 @@ use feishu_media_proto::ErrorCode;
 use feishu_media_proto::endpoint::{Limit, OverLimit};
 
 /// The caller's rate limit for this endpoint, if it has one.
-/// (`&mut` only because a request body is not `Sync`: a shared borrow could not be held
-/// across an await of a `Send` future.)
-pub async fn check(state: &AppState, req: &mut Request) -> Checked {
-    let Some(spec) = Matched::of(req).map(|m| m.spec()) else {
+pub async fn check(state: &AppState, ctx: &RequestContext) -> Checked {
+    let Some(spec) = ctx.spec() else {
         return Ok(());
     };
     if let Limit::PerApp { times, over } = spec.limit
-        && let Some(caller) = req.extensions().get::<Caller>()
+        && let Some(caller) = &ctx.caller
         && let Err(mut e) = state
             .limits
             .check(state.meta.as_ref(), caller, spec.name, times)

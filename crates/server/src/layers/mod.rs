@@ -18,8 +18,8 @@
 //! level): a 4 KiB GET's future was ~12 KiB, and allocating and copying it was the
 //! largest single cost of the request (bench B, `perf record`).
 //!
-//! Each layer reads the request's [`Matched`] endpoint, put there once by
-//! [`crate::app::App`] (or by the front, which matched it already).
+//! Each layer reads the request's [`Matched`] endpoint from its [`RequestContext`], matched once
+//! by [`crate::app::App`] (or by the front, which matched it already).
 
 pub mod auth;
 pub mod drain;
@@ -28,6 +28,7 @@ pub mod limit;
 pub mod observe;
 
 use crate::body::ServedBody;
+use crate::caller::{Caller, LinkGrant};
 use axum::body::Body;
 use feishu_media_proto::endpoint::{Endpoint, EndpointSpec, Match, decode_param};
 
@@ -37,7 +38,7 @@ pub type Response = axum::http::Response<ServedBody>;
 /// What a check decided: let the request on (`Ok`), or this answer in its place.
 pub type Checked = Result<(), Response>;
 
-/// The endpoint a request matched, in its extensions.
+/// The endpoint a request matched.
 #[derive(Debug, Clone)]
 pub struct Matched {
     pub endpoint: Endpoint,
@@ -59,10 +60,58 @@ impl Matched {
     pub fn spec(&self) -> &'static EndpointSpec {
         self.endpoint.spec()
     }
+}
 
-    /// The match a request carries.
-    pub fn of(req: &Request) -> Option<&Self> {
-        req.extensions().get::<Self>()
+/// What the layers learn about a request, carried beside it (not in its extensions) by
+/// [`crate::app::App::handle`], lent to each check and the handler, and given to
+/// [`observe`] for the log line at the end. Kept in the request's extensions, the match
+/// and the caller cost four allocations per request (the map, its table, a box per
+/// value) and a hashed lookup per read: a tenth of a cached download's allocations
+/// (bench B, callgrind). Handlers behind axum extractors get copies put into the
+/// extensions at their door ([`crate::routes::Dispatch`]).
+#[derive(Debug, Default)]
+pub struct RequestContext {
+    /// The endpoint the request matched; `None`: no endpoint (404).
+    pub matched: Option<Matched>,
+    /// Who called, once the token and scopes passed ([`auth`]).
+    pub caller: Option<Caller>,
+    /// What a temporary link's verified code grants ([`auth`]).
+    pub grant: Option<LinkGrant>,
+    /// Set by a fault rule: close the connection after this many body bytes.
+    pub cut_after_bytes: Option<u64>,
+    /// Set by a fault rule: a wait before the first body byte, and a bandwidth.
+    pub first_byte_ms: Option<u64>,
+    pub bandwidth_bytes_per_s: Option<u64>,
+}
+
+impl RequestContext {
+    pub fn new(matched: Option<Matched>) -> Self {
+        Self {
+            matched,
+            ..Self::default()
+        }
+    }
+
+    /// The matched endpoint's row.
+    pub fn spec(&self) -> Option<&'static EndpointSpec> {
+        self.matched.as_ref().map(Matched::spec)
+    }
+
+    /// The path's first parameter (a file or document token), percent-decoded.
+    pub fn param(&self) -> &str {
+        self.matched
+            .as_ref()
+            .and_then(|m| m.param.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The media or document the request names, for fault rules and the log: a link's
+    /// grant, else the path's token.
+    pub fn file_token(&self) -> Option<&str> {
+        match &self.grant {
+            Some(g) => Some(&g.file_token),
+            None => self.matched.as_ref()?.param.as_deref(),
+        }
     }
 }
 

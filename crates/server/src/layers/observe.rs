@@ -2,28 +2,13 @@
 //! metrics and its entry in the request log; and the body cut or slowed down as a fault
 //! rule asked.
 
-use super::{Matched, Request, Response};
+use super::{Request, RequestContext, Response};
 use crate::error::FeishuCode;
 use crate::log_id::LogId;
 use crate::request_log::LoggedRequest;
 use crate::state::AppState;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use std::time::Instant;
-
-/// What the layers learn about a request that its log line reports (who called, which
-/// media) and that shapes its answer. Owned by [`crate::app::App::handle`], lent to each
-/// check: a shared slot in the request's extensions (an `Arc<Mutex<_>>` and a map entry)
-/// cost three allocations and two locks per request.
-#[derive(Debug, Default)]
-pub struct RequestNotes {
-    pub app_id: Option<String>,
-    pub file_token: Option<String>,
-    /// Set by a fault rule: close the connection after this many body bytes.
-    pub cut_after_bytes: Option<u64>,
-    /// Set by a fault rule: a wait before the first body byte, and a bandwidth.
-    pub first_byte_ms: Option<u64>,
-    pub bandwidth_bytes_per_s: Option<u64>,
-}
 
 const LOG_ID_HEADER: HeaderName = HeaderName::from_static("x-tt-logid");
 
@@ -36,22 +21,15 @@ pub struct Observed {
     path: String,
 }
 
-/// Gives the request its log id, and the notes it starts with.
-pub fn start(state: &AppState, req: &Request) -> (Observed, RequestNotes) {
-    let started = Instant::now();
-    let matched = Matched::of(req);
-    let notes = RequestNotes {
-        file_token: matched.and_then(|m| m.param.clone()),
-        ..RequestNotes::default()
-    };
-    let observed = Observed {
-        started,
+/// Gives the request its log id.
+pub fn start(state: &AppState, req: &Request, ctx: &RequestContext) -> Observed {
+    Observed {
+        started: Instant::now(),
         log_id: crate::log_id::new(state.clock.unix_ms()),
-        endpoint: matched.map_or("other", |m| m.spec().name),
+        endpoint: ctx.spec().map_or("other", |s| s.name),
         method: req.method().clone(),
         path: req.uri().path().to_owned(),
-    };
-    (observed, notes)
+    }
 }
 
 impl Observed {
@@ -61,7 +39,7 @@ impl Observed {
 
     /// Marks the answer with the log id, shapes its body as a fault rule asked, and
     /// counts and logs the request.
-    pub fn finish(self, state: &AppState, notes: RequestNotes, mut resp: Response) -> Response {
+    pub fn finish(self, state: &AppState, ctx: RequestContext, mut resp: Response) -> Response {
         let Observed {
             started,
             log_id,
@@ -80,7 +58,7 @@ impl Observed {
             .and_then(|v| v.parse::<u64>().ok())
             .or_else(|| http_body::Body::size_hint(resp.body()).exact())
             .unwrap_or(0);
-        let shape = (notes.first_byte_ms, notes.bandwidth_bytes_per_s);
+        let shape = (ctx.first_byte_ms, ctx.bandwidth_bytes_per_s);
         let status = resp.status().as_u16();
         let took = started.elapsed();
         state.metrics.request(endpoint, status, bytes, took);
@@ -89,8 +67,12 @@ impl Observed {
             method,
             path,
             endpoint,
-            app_id: notes.app_id,
-            file_token: notes.file_token,
+            // Moved out of the context, not copied: it ends here.
+            app_id: ctx.caller.map(|c| c.app_id),
+            file_token: match ctx.grant {
+                Some(g) => Some(g.file_token),
+                None => ctx.matched.and_then(|m| m.param),
+            },
             status,
             code,
             bytes,
@@ -100,7 +82,7 @@ impl Observed {
         if shape != (None, None) {
             resp = resp.map(|body| body.shaped(shape.0, shape.1));
         }
-        if let Some(limit) = notes.cut_after_bytes {
+        if let Some(limit) = ctx.cut_after_bytes {
             resp = resp.map(|body| body.cut(limit));
         }
         tracing::info!(

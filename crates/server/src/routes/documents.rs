@@ -2,11 +2,10 @@
 //! [`crate::services::documents`], answer in each family's shapes and codes.
 
 use super::json::JSON_MAX;
-use crate::caller::Caller;
 use crate::error::{ApiError, json_response};
 use crate::gateway::query_param;
 use crate::layers::auth::Authed;
-use crate::layers::{Matched, Response};
+use crate::layers::{Matched, RequestContext, Response};
 use crate::services::documents::bitable::{Records, Search, SearchError};
 use crate::services::documents::sheets::{MAX_RANGES, Range, RangeError, Render};
 use crate::services::documents::{
@@ -250,16 +249,18 @@ pub async fn bitable_search(
 
 /// `GET|HEAD /open-apis/drive/v1/files/{file_token}/download`: the same answer as a
 /// media download (Range, validators, HEAD), for a drive file.
-pub async fn file_download(state: &AppState, req: &Parts) -> Result<Response, ApiError> {
-    let caller = req
-        .extensions
-        .get::<Caller>()
+pub async fn file_download(
+    state: &AppState,
+    req: &Parts,
+    ctx: &RequestContext,
+) -> Result<Response, ApiError> {
+    let caller = ctx
+        .caller
+        .as_ref()
         .ok_or_else(|| ApiError::internal("download without a caller"))?;
-    let token = param(req);
-    let doc = readable_document(state, caller, &token, DRIVE_FILE).await?;
+    let doc = readable_document(state, caller, ctx.param(), DRIVE_FILE).await?;
     let media = state
-        .meta
-        .media(&doc.token)
+        .media_row(&doc.token)
         .await?
         .filter(|m| m.parent_type == ParentType::Explorer)
         .ok_or_else(|| ApiError::internal(format!("drive file {} has no bytes", doc.token)))?;

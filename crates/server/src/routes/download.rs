@@ -3,10 +3,9 @@
 //! the front sends with `sendfile(2)`, so they return a [`crate::body::ServedBody`]
 //! rather than going through axum.
 
-use crate::caller::{Caller, LinkGrant};
 use crate::error::ApiError;
 use crate::gateway::query_param;
-use crate::layers::{Matched, Response};
+use crate::layers::{RequestContext, Response};
 use crate::services::access::readable_media;
 use crate::services::media::respond;
 use crate::state::AppState;
@@ -14,31 +13,33 @@ use axum::http::request::Parts;
 use feishu_media_proto::ErrorCode;
 
 /// `GET|HEAD /open-apis/drive/v1/medias/{file_token}/download`.
-pub async fn download(state: &AppState, req: &Parts) -> Result<Response, ApiError> {
-    let caller = req
-        .extensions
-        .get::<Caller>()
+pub async fn download(
+    state: &AppState,
+    req: &Parts,
+    ctx: &RequestContext,
+) -> Result<Response, ApiError> {
+    let caller = ctx
+        .caller
+        .as_ref()
         .ok_or_else(|| ApiError::internal("download without a caller"))?;
-    let file_token = req
-        .extensions
-        .get::<Matched>()
-        .and_then(|m| m.param.as_deref())
-        .unwrap_or_default();
     let extra = query_param(&req.uri, "extra");
-    let media = readable_media(state, caller, file_token, extra.as_deref()).await?;
+    let media = readable_media(state, caller, ctx.param(), extra.as_deref()).await?;
     respond(state, &media, &req.method, &req.headers).await
 }
 
 /// `GET|HEAD /space/api/box/stream/download/authcode/?code=…`: no `Authorization`, the
 /// signed code (checked by the authentication layer) is the permission.
-pub async fn tmp_link(state: &AppState, req: &Parts) -> Result<Response, ApiError> {
-    let grant = req
-        .extensions
-        .get::<LinkGrant>()
+pub async fn tmp_link(
+    state: &AppState,
+    req: &Parts,
+    ctx: &RequestContext,
+) -> Result<Response, ApiError> {
+    let grant = ctx
+        .grant
+        .as_ref()
         .ok_or_else(|| ApiError::internal("link without a grant"))?;
     let media = state
-        .meta
-        .media_shared(&grant.file_token)
+        .media_row(&grant.file_token)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
     if media.deleted {

@@ -15,7 +15,7 @@ mod upload;
 
 use crate::error::ApiError;
 use crate::gateway::{Refusal, not_found};
-use crate::layers::{Matched, Request, Response, served};
+use crate::layers::{Request, RequestContext, Response, served};
 use crate::state::AppState;
 use axum::Router;
 use axum::handler::Handler;
@@ -41,22 +41,28 @@ impl Dispatch {
     }
 
     /// Runs the request's handler.
-    pub async fn run(&self, req: Request) -> Response {
+    pub async fn run(&self, req: Request, ctx: &RequestContext) -> Response {
         if let Some(refusal) = req.extensions().get::<Refusal>() {
             let mut e = ApiError::params(refusal.why);
             e.status = Some(refusal.status);
             return served(e.into_response());
         }
-        let Some(endpoint) = Matched::of(&req).map(|m| m.endpoint) else {
+        let Some(endpoint) = ctx.matched.as_ref().map(|m| m.endpoint) else {
             return served(not_found());
         };
         let state = &self.state;
+        // The downloads read the context; the rest are axum handlers, which read their
+        // extractors from the request.
+        let req = match endpoint {
+            Endpoint::Download | Endpoint::TmpLink | Endpoint::FileDownload => req,
+            _ => with_context(req, ctx),
+        };
         match endpoint {
             Endpoint::TenantAccessToken => {
                 axum(tokens::tenant_access_token, req, state.clone()).await
             }
             Endpoint::AppAccessToken => axum(tokens::app_access_token, req, state.clone()).await,
-            Endpoint::Download => media(download::download(state, &req.into_parts().0).await),
+            Endpoint::Download => media(download::download(state, &req.into_parts().0, ctx).await),
             Endpoint::UploadAll => axum(upload::upload_all, req, state.clone()).await,
             Endpoint::UploadPrepare => axum(upload::upload_prepare, req, state.clone()).await,
             Endpoint::UploadPart => axum(upload::upload_part, req, state.clone()).await,
@@ -64,7 +70,7 @@ impl Dispatch {
             Endpoint::BatchGetTmpDownloadUrl => {
                 axum(tmp_url::batch_get_tmp_download_url, req, state.clone()).await
             }
-            Endpoint::TmpLink => media(download::tmp_link(state, &req.into_parts().0).await),
+            Endpoint::TmpLink => media(download::tmp_link(state, &req.into_parts().0, ctx).await),
             Endpoint::DocxDocument => axum(documents::docx_document, req, state.clone()).await,
             Endpoint::DocxBlocks => axum(documents::docx_blocks, req, state.clone()).await,
             Endpoint::SheetValues => axum(documents::sheet_values, req, state.clone()).await,
@@ -72,7 +78,7 @@ impl Dispatch {
             Endpoint::SheetsQuery => axum(documents::sheets_query, req, state.clone()).await,
             Endpoint::BitableTables => axum(documents::bitable_tables, req, state.clone()).await,
             Endpoint::FileDownload => {
-                media(documents::file_download(state, &req.into_parts().0).await)
+                media(documents::file_download(state, &req.into_parts().0, ctx).await)
             }
             Endpoint::OauthAuthorize => axum(oauth::authorize, req, state.clone()).await,
             Endpoint::OauthToken => axum(oauth::token, req, state.clone()).await,
@@ -88,6 +94,18 @@ impl Dispatch {
             },
         }
     }
+}
+
+/// `req` with what axum handlers extract from its extensions: the match (`Parts`
+/// readers of the path's parameters) and the caller ([`crate::layers::auth::Authed`]).
+fn with_context(mut req: Request, ctx: &RequestContext) -> Request {
+    if let Some(m) = &ctx.matched {
+        req.extensions_mut().insert(m.clone());
+    }
+    if let Some(c) = &ctx.caller {
+        req.extensions_mut().insert(c.clone());
+    }
+    req
 }
 
 /// An axum handler's answer.

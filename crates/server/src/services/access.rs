@@ -19,8 +19,7 @@ pub async fn readable_media(
     extra: Option<&str>,
 ) -> Result<Arc<Media>, ApiError> {
     let media = state
-        .meta
-        .media_shared(file_token)
+        .media_row(file_token)
         .await?
         // A drive file's bytes are downloaded as a file, never as a media [ours].
         .filter(|m| m.parent_type != ParentType::Explorer)
@@ -38,16 +37,12 @@ pub async fn readable_media(
                 .hint("an import upload is readable by its uploader only"))
         };
     }
-    let doc = state
-        .meta
-        .document_shared(&media.document)
-        .await?
-        .ok_or_else(|| {
-            ApiError::internal(format!(
-                "media {} points at missing document {}",
-                media.file_token, media.document
-            ))
-        })?;
+    let doc = state.document_row(&media.document).await?.ok_or_else(|| {
+        ApiError::internal(format!(
+            "media {} points at missing document {}",
+            media.file_token, media.document
+        ))
+    })?;
     if doc.tenant_key != caller.tenant_key {
         return Err(ApiError::new(ErrorCode::Forbidden)
             .hint("the media belongs to a document of another tenant"));

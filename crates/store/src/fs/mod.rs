@@ -279,8 +279,8 @@ impl BlobStore for FsBlobs {
             Payload::File(FileRange { file, offset, len })
         };
         if len <= INLINE_MAX {
-            if let Some(blob) = self.hot.get(digest) {
-                return Ok(Payload::Bytes(slice(&blob, start, end)));
+            if let Some(hit) = self.get_in_memory(digest, start, end) {
+                return Ok(hit);
             }
             if let Some((file, size)) = self.open_files.get(digest) {
                 return Ok(Payload::Bytes(read_at(&file, start.min(size), len)?));
@@ -314,6 +314,14 @@ impl BlobStore for FsBlobs {
         let open = (Arc::new(file), size);
         self.open_files.insert(digest.to_owned(), open.clone());
         Ok(range(open))
+    }
+
+    fn get_in_memory(&self, digest: &str, start: u64, end: u64) -> Option<Payload> {
+        if end.saturating_sub(start) > INLINE_MAX {
+            return None;
+        }
+        let blob = self.hot.get(digest)?;
+        Some(Payload::Bytes(slice(&blob, start, end)))
     }
 
     /// Asked here, on the calling thread, like a short read (see [`Self::get`]): a
