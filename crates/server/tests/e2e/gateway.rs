@@ -48,6 +48,68 @@ async fn a_head_that_trickles_in_gets_one_deadline_not_one_per_byte() {
     );
 }
 
+/// One whole answer off a kept-alive connection: its head and `Content-Length` bytes.
+async fn read_answer(conn: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+            .await
+            .expect("an answer within 5 s")
+            .unwrap();
+        assert!(n > 0, "closed before a whole answer: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+/// The head timer is one per connection, re-armed lazily: each head's deadline still
+/// runs from the end of the answer before it (or from the connection's start), so a
+/// later head gets its whole time, not what is left of the timer armed for the first,
+/// and a head that stalls is still cut at its own deadline.
+#[tokio::test]
+async fn each_head_on_a_kept_connection_gets_its_own_deadline() {
+    let s = TestServer::start_with_config(world(), |c| c.head_timeout = Duration::from_millis(800))
+        .await;
+    let mut conn = connect(&s).await;
+    let head = b"GET /open-apis/drive/v1/medias/boxHundred/download HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (first, rest) = head.split_at(20);
+    // The first head 500 ms in: the timer armed at the start fires 800 ms in.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    conn.write_all(head).await.unwrap();
+    assert!(read_answer(&mut conn).await.starts_with("HTTP/1.1 "));
+    // The second head ends 1.1 s in: past that timer, inside its own deadline (1.3 s).
+    conn.write_all(first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    conn.write_all(rest).await.unwrap();
+    let second = read_answer(&mut conn).await;
+    assert!(second.starts_with("HTTP/1.1 "), "{second}");
+    // A third head that never ends is cut 800 ms after the second answer.
+    let started = Instant::now();
+    conn.write_all(first).await.unwrap();
+    let closed = read_all(&mut conn, Duration::from_secs(4)).await;
+    assert_eq!(closed.as_deref(), Some(""), "closed without an answer");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(600) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+}
+
 #[tokio::test]
 async fn heads_and_request_lines_too_long_are_refused_in_the_envelope() {
     let s = server().await;
