@@ -76,8 +76,14 @@ impl Shared {
         /// A token by the hash of its text.
         token_row, token_in_memory, token_shared, AccessToken
     );
-    memory_first!(document_row, document_in_memory, document_shared, Document);
-    memory_first!(media_row, media_in_memory, media_shared, Media);
+    memory_first!(
+        /// A document by its token.
+        document_row, document_in_memory, document_shared, Document
+    );
+    memory_first!(
+        /// A media by its file token.
+        media_row, media_in_memory, media_shared, Media
+    );
 
     /// Bytes `start..end` of blob `digest` (see [`BlobStore::get`]).
     pub async fn blob(&self, digest: &str, start: u64, end: u64) -> StoreResult<Payload> {

@@ -29,6 +29,7 @@ pub mod observe;
 
 use crate::body::ServedBody;
 use crate::caller::{Caller, LinkGrant};
+use crate::error::ApiError;
 use axum::body::Body;
 use feishu_media_proto::endpoint::{Endpoint, EndpointSpec, Match, decode_param};
 
@@ -95,6 +96,14 @@ impl RequestContext {
     /// The matched endpoint's row.
     pub fn spec(&self) -> Option<&'static EndpointSpec> {
         self.matched.as_ref().map(Matched::spec)
+    }
+
+    /// The caller, for a handler whose endpoint's row takes a token (so [`auth`] left
+    /// one, or answered in its place).
+    pub fn require_caller(&self) -> Result<&Caller, ApiError> {
+        self.caller
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("no caller: the endpoint's row takes no token"))
     }
 
     /// The path's first parameter (a file or document token), percent-decoded.

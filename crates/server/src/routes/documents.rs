@@ -254,10 +254,7 @@ pub async fn file_download(
     req: &Parts,
     ctx: &RequestContext,
 ) -> Result<Response, ApiError> {
-    let caller = ctx
-        .caller
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("download without a caller"))?;
+    let caller = ctx.require_caller()?;
     let doc = readable_document(state, caller, ctx.param(), DRIVE_FILE).await?;
     let media = state
         .media_row(&doc.token)

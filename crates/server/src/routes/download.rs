@@ -18,10 +18,7 @@ pub async fn download(
     req: &Parts,
     ctx: &RequestContext,
 ) -> Result<Response, ApiError> {
-    let caller = ctx
-        .caller
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("download without a caller"))?;
+    let caller = ctx.require_caller()?;
     let extra = query_param(&req.uri, "extra");
     let media = readable_media(state, caller, ctx.param(), extra.as_deref()).await?;
     respond(state, &media, &req.method, &req.headers).await
