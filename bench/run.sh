@@ -22,7 +22,7 @@
 #    100 000 (64 connections, wrk -t1 with bench/random-paths.lua): ours vs nginx serving
 #    the same files in the same order, with its open_file_cache
 # L  p50, p99 and the slowest request at 256, 1 024 and 4 096 connections, B1k's load:
-#    ours vs nginx; Lmem: anonymous memory per idle keep-alive connection (bench/conns.py)
+#    ours vs nginx, and the handshakes the kernel dropped meanwhile; Lmem: anonymous memory per idle keep-alive connection (bench/conns.py)
 # S  seeding the catalogue: the first load, then an unchanged re-load (same data dir)
 # U  200 chunked uploads of one 4 MiB block each, at once (bench/uploads.py): our peak and
 #    after anonymous memory
@@ -324,13 +324,18 @@ catalogue_wrk() {
   fi | python3 bench/wrk_report.py
 }
 # record_catalogue ID CONNECTIONS small|all: req/s for B…, latencies for L.
+# The kernel's count of handshakes dropped because a listen queue was full (one server
+# is loaded at a time, so a difference is that server's).
+listen_overflows() { awk '/^TcpExt:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "ListenOverflows") col = i; n = 1 } else print $col }' /proc/net/netstat; }
 record_catalogue() {
-  local who line
+  local who line before
   for who in "${@:4}"; do
+    before=$(listen_overflows)
     line=$(catalogue_wrk "$2" "$who" "$3")
     if [ "$1" = L ]; then
       read -r _ p50 p99 max <<<"$line"
       record "L${2}p50" "$who" "$p50"; record "L${2}p99" "$who" "$p99"; record "L${2}max" "$who" "$max"
+      record "L${2}drops" "$who" "$(($(listen_overflows) - before))"
     else
       record "$1" "$who" "${line%% *}"
     fi
@@ -488,6 +493,7 @@ for c in (256, 1024, 4096):
         (f"L{c}p50", f"p50 latency, {c} connections (B1k's load)", "ours", "nginx", "ms", "lower", None, None),
         (f"L{c}p99", f"p99 latency, {c} connections", "ours", "nginx", "ms", "lower", 1.5 if c == 1024 else None, X),
         (f"L{c}max", f"slowest request, {c} connections", "ours", "nginx", "ms", "lower", 4.0 if c == 4096 else None, X),
+        (f"L{c}drops", f"handshakes dropped, listen queue full, {c} connections", "ours", "nginx", "drops", "lower", None, None),
     ]
 rows += [
     ("Lmem", f"anonymous memory per idle connection ({idle} open)", "ours", "nginx", "KiB", "lower", 4, "KiB"),
@@ -507,7 +513,7 @@ rows += [
     ("S3", f"stream {big_mib} MiB from S3 blobs (vs a direct signed GET)", "ours", "s3", "MB/s", "higher", 0.8, X),
     ("R", "4 KiB ranged GETs/s, limits in Redis (vs in process)", "ours", "inprocess", "req/s", "higher", 0.8, X),
 ]
-scale = {"MB/s": 1e6, "req/s": 1, "MiB": 1048576, "KiB": 1024, "s": 1, "ms": 1}
+scale = {"MB/s": 1e6, "req/s": 1, "MiB": 1048576, "KiB": 1024, "s": 1, "ms": 1, "drops": 1}
 table, report = [], []
 for i, what, us, anchor, unit, better, target, kind in rows:
     src = data.get(i.rstrip("′"))

@@ -143,7 +143,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Storage first: a setting that does not work stops the server before it listens.
     let state = AppState::open(config).await?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
+    let listener = feishu_media_server::listen(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;

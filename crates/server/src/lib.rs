@@ -64,5 +64,5 @@ mod testing;
 pub use app::{App, app};
 pub use config::ServerConfig;
 pub use error::ApiError;
-pub use serve::serve;
+pub use serve::{listen, serve};
 pub use state::AppState;

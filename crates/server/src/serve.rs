@@ -11,6 +11,44 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How many connections the kernel may hold complete but not yet accepted. Tokio's
+/// `TcpListener::bind` asks for 1 024: 4 096 clients connecting at once (bench L)
+/// overflowed that (`ListenOverflows` in `nstat`: 5 613 in one 5 s run) while the
+/// workers were busy answering, and each dropped handshake cost its client a SYN
+/// retransmission, 1 s and then 3 s before its first byte (slowest request 0.9–3.4 s,
+/// nginx's 63 ms). The kernel caps this at `net.core.somaxconn` (4 096 by default since
+/// Linux 5.4); this asks for more, so that a raised `somaxconn` is used.
+pub const LISTEN_BACKLOG: u32 = 16_384;
+
+/// Binds `addr` (`host:port`; port 0 picks a free one) with [`LISTEN_BACKLOG`], for
+/// [`serve`]. Tries each address the name resolves to, as `TcpListener::bind` does.
+pub async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As `TcpListener::bind` does: a restarted server may bind while old connections
+        // linger in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(addr)
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    }))
+}
+
 /// Sweeps what an earlier run left behind, then serves `app(state)` on `listener` until
 /// `shutdown` resolves, then waits for in-flight requests to finish (the caller bounds
 /// how long it waits for them).

@@ -184,6 +184,55 @@ async fn past_the_connection_cap_new_connections_wait_and_old_ones_are_served() 
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
 }
 
+/// 4 096 clients connecting at once (bench L) used to overflow the 1 024 handshakes
+/// tokio's `bind` lets the kernel queue: a dropped handshake costs its client a SYN
+/// retransmission, a second or three before its first byte. The kernel caps the queue
+/// at `net.core.somaxconn`; where that is 1 024 or less, this cannot tell the two apart.
+#[tokio::test]
+async fn a_burst_of_connections_past_1024_waits_in_the_backlog_not_dropped() {
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024);
+    let burst = somaxconn.min(2048) - 8;
+    // One descriptor per connection: more than the usual soft limit of 1 024.
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    limit.current = limit.maximum;
+    setrlimit(Resource::Nofile, limit).expect("raise the descriptor limit");
+    let have = limit.current.unwrap_or(u64::MAX);
+    assert!(
+        have > burst as u64 + 256,
+        "this test needs {} descriptors, the hard limit is {have}",
+        burst + 256
+    );
+    // Past the cap of one, nothing is accepted: every other connection waits queued.
+    let s = TestServer::start_with_config(world(), |c| c.max_connections = 1).await;
+    let first = connect(&s).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut queued = Vec::with_capacity(burst);
+    for i in 0..burst {
+        // Under the first SYN retransmission (1 s): a handshake the kernel took at once.
+        match tokio::time::timeout(Duration::from_millis(800), TcpStream::connect(&addr)).await {
+            Ok(Ok(c)) => queued.push(c),
+            Ok(Err(e)) => panic!("connection {i} of {burst} failed: {e}"),
+            Err(_) => panic!("connection {i} of {burst} was not taken in (somaxconn {somaxconn})"),
+        }
+    }
+    drop(first);
+    // Once the first ends, the next in the queue is served.
+    let mut next = queued.remove(0);
+    next.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), next.read(&mut buf))
+        .await
+        .expect("served once a slot is free")
+        .unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+}
+
 #[tokio::test]
 async fn upload_prepare_refuses_files_and_totals_over_the_caps() {
     let s = TestServer::start_with_config(world(), |c| {
