@@ -12,7 +12,7 @@
 //!   MIME types), [`log_id`], [`error`] ([`ApiError`], the one place the JSON error
 //!   envelope is written), [`body`] ([`body::ServedBody`]: a file range says so in its
 //!   type), [`limits`] (rate-limit counting), [`faults`] (fault rules), [`metrics`],
-//!   [`request_log`], [`json_path`] (JSON read with errors that name the path), [`gateway`] (the gateway's own 404, query parameters), [`demo`].
+//!   [`request_log`], `sharded` (a value kept per thread), [`json_path`] (JSON read with errors that name the path), [`gateway`] (the gateway's own 404, query parameters), [`demo`].
 //! - [`state`]: [`AppState`], what every layer and handler shares; [`open`] assembles it
 //!   from a config (the backends, the secret, the clock).
 //! - [`seed`]: the manifest (`--seed`, `--demo`, the admin API): parsed, validated whole,
@@ -57,6 +57,7 @@ pub mod secret;
 pub mod seed;
 mod serve;
 pub mod services;
+mod sharded;
 pub mod state;
 #[cfg(test)]
 mod testing;

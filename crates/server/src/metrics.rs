@@ -4,9 +4,9 @@
 //! server (several run in one test process) keeps its own counts, and there are only a
 //! handful of series.
 
+use crate::sharded::Sharded;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// Latency histogram bucket bounds, in seconds.
@@ -36,14 +36,44 @@ struct Series {
     latency: BTreeMap<&'static str, Histogram>,
 }
 
+impl Series {
+    /// Adds `other`'s counts to these.
+    fn add(&mut self, other: &Series) {
+        for (k, n) in &other.requests {
+            *self.requests.entry(*k).or_default() += n;
+        }
+        for (mine, theirs) in [
+            (&mut self.bytes, &other.bytes),
+            (&mut self.rate_limited, &other.rate_limited),
+            (&mut self.faults, &other.faults),
+        ] {
+            for (k, n) in theirs {
+                *mine.entry(*k).or_default() += n;
+            }
+        }
+        for (k, h) in &other.latency {
+            let mine = self.latency.entry(*k).or_default();
+            if mine.counts.is_empty() {
+                mine.counts = vec![0; BUCKETS.len()];
+            }
+            for (m, n) in mine.counts.iter_mut().zip(&h.counts) {
+                *m += n;
+            }
+            mine.sum += h.sum;
+            mine.count += h.count;
+        }
+    }
+}
+
+/// Counted per thread (see [`Sharded`]), summed when rendered.
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<Series>,
+    series: Sharded<Series>,
 }
 
 impl Metrics {
     pub fn request(&self, endpoint: &'static str, status: u16, bytes: u64, took: Duration) {
-        let mut s = self.series.lock().expect("not poisoned");
+        let mut s = self.series.mine();
         *s.requests.entry((endpoint, status)).or_default() += 1;
         *s.bytes.entry(endpoint).or_default() += bytes;
         let h = s.latency.entry(endpoint).or_default();
@@ -61,28 +91,19 @@ impl Metrics {
     }
 
     pub fn rate_limited(&self, endpoint: &'static str) {
-        *self
-            .series
-            .lock()
-            .expect("not poisoned")
-            .rate_limited
-            .entry(endpoint)
-            .or_default() += 1;
+        *self.series.mine().rate_limited.entry(endpoint).or_default() += 1;
     }
 
     pub fn fault_fired(&self, endpoint: &'static str) {
-        *self
-            .series
-            .lock()
-            .expect("not poisoned")
-            .faults
-            .entry(endpoint)
-            .or_default() += 1;
+        *self.series.mine().faults.entry(endpoint).or_default() += 1;
     }
 
     /// The text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
-        let s = self.series.lock().expect("not poisoned");
+        let mut s = Series::default();
+        for shard in self.series.each() {
+            s.add(&shard);
+        }
         let mut out = String::new();
         out.push_str(
             "# HELP feishu_media_requests_total Requests answered, by endpoint and HTTP status.\n",

@@ -60,7 +60,8 @@ impl Observed {
             .unwrap_or(0);
         let shape = (ctx.first_byte_ms, ctx.bandwidth_bytes_per_s);
         let status = resp.status().as_u16();
-        let took = started.elapsed();
+        let now = Instant::now();
+        let took = now - started;
         state.metrics.request(endpoint, status, bytes, took);
         let entry = LoggedRequest {
             time_ms: state.clock.unix_ms() - took.as_millis() as i64,
@@ -98,7 +99,7 @@ impl Observed {
             log_id = %entry.log_id,
             "request"
         );
-        state.requests.push(entry);
+        state.requests.push(entry, now);
         resp
     }
 }
