@@ -201,6 +201,23 @@ const fn exact(path: &'static str) -> PathPattern {
 
 /// The table. Order matters only where patterns overlap: the first row that matches wins
 /// (the upload paths come before `…/{file_token}/download`, which they never match anyway).
+/// Each endpoint's row sits at its place in the enum, for [`Endpoint::spec`].
+const _: () = {
+    let mut i = 0;
+    while i < ENDPOINTS.len() {
+        assert!(
+            ENDPOINTS[i].endpoint as usize == i,
+            "ENDPOINTS is out of the enum's order"
+        );
+        i += 1;
+    }
+    // Console is the last variant.
+    assert!(
+        ENDPOINTS.len() == Endpoint::Console as usize + 1,
+        "an endpoint has no row"
+    );
+};
+
 pub const ENDPOINTS: &[EndpointSpec] = &[
     row(
         Endpoint::TenantAccessToken,
@@ -468,10 +485,9 @@ pub struct Match<'a> {
 impl Endpoint {
     /// This endpoint's row.
     pub fn spec(self) -> &'static EndpointSpec {
-        ENDPOINTS
-            .iter()
-            .find(|s| s.endpoint == self)
-            .expect("every endpoint has a row")
+        // The rows are in the enum's order (checked when this compiles, below): every
+        // layer asks for its request's row, so this is an index, not a search.
+        &ENDPOINTS[self as usize]
     }
 
     pub fn name(self) -> &'static str {
