@@ -29,6 +29,7 @@ pub mod fs;
 pub mod memory;
 pub mod meta;
 pub mod model;
+mod near;
 pub mod s3;
 pub mod sql;
 
