@@ -22,7 +22,8 @@
 #    100 000 (64 connections, wrk -t1 with bench/random-paths.lua): ours vs nginx serving
 #    the same files in the same order, with its open_file_cache
 # L  p50, p99 and the slowest request at 256, 1 024 and 4 096 connections, B1k's load:
-#    ours vs nginx, and the handshakes the kernel dropped meanwhile; Lmem: anonymous memory per idle keep-alive connection (bench/conns.py)
+#    ours vs nginx, and the handshakes the kernel dropped meanwhile; Lmem: anonymous
+#    memory per idle keep-alive connection (bench/conns.py)
 # S  seeding the catalogue: the first load, then an unchanged re-load (same data dir)
 # U  200 chunked uploads of one 4 MiB block each, at once (bench/uploads.py): our peak and
 #    after anonymous memory

@@ -199,9 +199,7 @@ const fn exact(path: &'static str) -> PathPattern {
     PathPattern::Exact(path)
 }
 
-/// The table. Order matters only where patterns overlap: the first row that matches wins
-/// (the upload paths come before `…/{file_token}/download`, which they never match anyway).
-/// Each endpoint's row sits at its place in the enum, for [`Endpoint::spec`].
+// Each endpoint's row sits at its place in the enum, for [`Endpoint::spec`].
 const _: () = {
     let mut i = 0;
     while i < ENDPOINTS.len() {
@@ -218,6 +216,9 @@ const _: () = {
     );
 };
 
+/// The table, one row per endpoint in the enum's order (checked above, for
+/// [`Endpoint::spec`]). Where patterns overlap the first row that matches wins (the
+/// upload paths come before `…/{file_token}/download`, which they never match anyway).
 pub const ENDPOINTS: &[EndpointSpec] = &[
     row(
         Endpoint::TenantAccessToken,
@@ -485,7 +486,7 @@ pub struct Match<'a> {
 impl Endpoint {
     /// This endpoint's row.
     pub fn spec(self) -> &'static EndpointSpec {
-        // The rows are in the enum's order (checked when this compiles, below): every
+        // The rows are in the enum's order (checked when this compiles, above): every
         // layer asks for its request's row, so this is an index, not a search.
         &ENDPOINTS[self as usize]
     }

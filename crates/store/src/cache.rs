@@ -96,7 +96,7 @@ struct Map<V> {
     near: bool,
 }
 
-impl<V: Clone + Weigh + Near> Map<V> {
+impl<V: Weigh + Near> Map<V> {
     fn new(budget: u64, near: bool) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         // The item estimate only sizes quick_cache's tables.

@@ -17,7 +17,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 /// Slots per thread and kind: enough for the hot rows (one app's token, its app, a few
-/// documents), few enough that what they keep alive stays small.
+/// documents), few enough that what they keep alive stays small (at most this many rows
+/// per worker thread and kind, beside the shared cache's budget).
 const SLOTS: usize = 64;
 
 struct Slot<V> {
@@ -50,8 +51,8 @@ pub(crate) trait Near: Clone + Sized + 'static {
     fn key(&self) -> &str;
 
     /// This thread's value for `key` in map `map`, if it was taken at `generation`. A
-    /// row found a second time becomes this thread's own copy: a catalogue read once per
-    /// row (bench B100k) copies nothing, a hot row is copied once.
+    /// row found a second time becomes this thread's own copy: a row read once copies
+    /// nothing, a hot row is copied once per thread and generation.
     fn near(map: u64, generation: u64, key: &str) -> Option<Arc<Self>> {
         Self::with_slots(|s| {
             let slot = s.slots[slot_of(map, key)].as_mut()?;
