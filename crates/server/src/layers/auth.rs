@@ -5,7 +5,7 @@
 use super::{Checked, Request, RequestContext, served};
 use crate::caller::{Caller, LinkGrant};
 use crate::error::ApiError;
-use crate::secret::{same_secret, token_hash};
+use crate::secret::{presented_token_hash, same_secret};
 use crate::services::links;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
@@ -106,7 +106,9 @@ pub async fn caller(
         .ok_or_else(|| ApiError::new(ErrorCode::MissingAccessToken))?;
     let kind = TokenKind::of(token).ok_or_else(|| ApiError::new(ErrorCode::InvalidTokenForm))?;
     let now = state.clock.unix_ms();
-    let record = state.token_row(&token_hash(token)).await?;
+    let record = state
+        .token_row(presented_token_hash(token).as_str())
+        .await?;
     match kind {
         // An app token is never accepted where tenant or user tokens are required.
         TokenKind::App => Err(ApiError::new(ErrorCode::InvalidTenantToken)),
