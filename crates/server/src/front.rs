@@ -18,6 +18,7 @@ use crate::body::ServedBody;
 use crate::gateway::Refusal;
 use crate::http_date;
 use crate::layers::Matched;
+use crate::log_id::LogId;
 use axum::body::Body;
 use axum::http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header,
@@ -28,7 +29,7 @@ use feishu_media_store::FileRange;
 use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use std::io;
+use std::io::{self, Write as _};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -181,8 +182,10 @@ async fn answer(
     close: bool,
 ) -> io::Result<()> {
     let is_head = head.method == Method::HEAD;
-    let resp = app.handle(head.into_request(), Some(matched)).await;
-    write_response(stream, resp, is_head, close).await
+    let (resp, log_id) = app
+        .handle_unmarked(head.into_request(), Some(matched))
+        .await;
+    write_response(stream, resp, Some(log_id), is_head, close).await
 }
 
 /// Reads what has come into `buf`. Between requests `buf` is empty, and the connection
@@ -232,7 +235,7 @@ async fn refuse(mut stream: TcpStream, app: App, status: StatusCode, why: &'stat
     let mut req = Request::new(Body::empty());
     req.extensions_mut().insert(Refusal { status, why });
     let resp = app.handle(req, None).await;
-    if write_response(&mut stream, resp, false, true)
+    if write_response(&mut stream, resp, None, false, true)
         .await
         .is_err()
     {
@@ -355,10 +358,12 @@ impl Head {
     }
 }
 
-/// Writes `resp` as hyper would, its body with `sendfile(2)` when it is a file range.
+/// Writes `resp` as hyper would, its body with `sendfile(2)` when it is a file range;
+/// with `X-Tt-Logid: log_id` when the answer is not marked with it already.
 async fn write_response(
     stream: &mut TcpStream,
     resp: Response<ServedBody>,
+    log_id: Option<LogId>,
     is_head: bool,
     close: bool,
 ) -> io::Result<()> {
@@ -393,12 +398,16 @@ async fn write_response(
         }
         put_named(&mut out, name, value.as_bytes());
     }
+    if let Some(id) = log_id {
+        put_line(&mut out, "X-Tt-Logid", id.as_str().as_bytes());
+    }
     if declared.is_none()
         && let Some(n) = exact
         && !(status == axum::http::StatusCode::NOT_MODIFIED
             || status == axum::http::StatusCode::NO_CONTENT)
     {
-        put_header(&mut out, "content-length", n.to_string().as_bytes());
+        // Formatted into the head itself: no string of its own.
+        let _ = write!(out, "Content-Length: {n}\r\n");
     }
     if !parts.headers.contains_key(header::DATE) {
         put_header(&mut out, "date", &http_date_now());

@@ -21,6 +21,13 @@ pub struct Observed {
     path: String,
 }
 
+/// Marks `resp` with `X-Tt-Logid`.
+pub fn mark(resp: &mut Response, log_id: LogId) {
+    if let Ok(v) = HeaderValue::from_str(log_id.as_str()) {
+        resp.headers_mut().insert(LOG_ID_HEADER, v);
+    }
+}
+
 /// Gives the request its log id.
 pub fn start(state: &AppState, req: &Request, ctx: &RequestContext) -> Observed {
     Observed {
@@ -37,8 +44,8 @@ impl Observed {
         self.log_id
     }
 
-    /// Marks the answer with the log id, shapes its body as a fault rule asked, and
-    /// counts and logs the request.
+    /// Shapes the answer's body as a fault rule asked, and counts and logs the request
+    /// (the answer is marked with its log id by [`mark`], or by the front as it writes).
     pub fn finish(self, state: &AppState, ctx: RequestContext, mut resp: Response) -> Response {
         let Observed {
             started,
@@ -47,9 +54,6 @@ impl Observed {
             method,
             path,
         } = self;
-        if let Ok(v) = HeaderValue::from_str(log_id.as_str()) {
-            resp.headers_mut().insert(LOG_ID_HEADER, v);
-        }
         let code = resp.extensions().get::<FeishuCode>().map_or(0, |c| c.0);
         let bytes = resp
             .headers()
@@ -80,6 +84,15 @@ impl Observed {
             duration_ms: took.as_secs_f64() * 1000.0,
             log_id,
         };
+        if (shape != (None, None) || ctx.cut_after_bytes.is_some())
+            && !resp.headers().contains_key(header::CONTENT_LENGTH)
+            && let Some(n) = http_body::Body::size_hint(resp.body()).exact()
+        {
+            // A shaped or cut body no longer states its size: the answer keeps it (a cut
+            // answer must still promise the whole length, and then break it).
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
         if shape != (None, None) {
             resp = resp.map(|body| body.shaped(shape.0, shape.1));
         }

@@ -124,7 +124,7 @@ fn decide(media: &Media, v: &Validators, method: &Method, headers: &HeaderMap) -
 }
 
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
-/// The headers of a media answer (9) and the log id the outermost layer adds.
+/// The headers of a media answer (at most 9) and the log id the outermost layer adds.
 const ANSWER_HEADERS: usize = 10;
 
 /// The headers of a media's answers that depend on its row alone, rendered once per row
@@ -229,7 +229,12 @@ pub async fn respond(
             (StatusCode::PARTIAL_CONTENT, length, body)
         }
     };
-    out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    // A body that states its exact size gets its `Content-Length` from it as the answer
+    // is written (the front, hyper, the layer that cuts a body: see `observe`); HEAD's
+    // empty body and a multipart stream cannot, so they carry the header.
+    if http_body::Body::size_hint(&body).exact() != Some(length) {
+        out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     *resp.headers_mut() = out;
