@@ -5,9 +5,9 @@
 use super::{Request, RequestContext, Response};
 use crate::error::FeishuCode;
 use crate::log_id::LogId;
-use crate::request_log::LoggedRequest;
+use crate::request_log::Logged;
 use crate::state::AppState;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use std::time::Instant;
 
 const LOG_ID_HEADER: HeaderName = HeaderName::from_static("x-tt-logid");
@@ -18,7 +18,8 @@ pub struct Observed {
     log_id: LogId,
     endpoint: &'static str,
     method: Method,
-    path: String,
+    /// The request's URI, kept for its path: a clone shares the bytes it was read into.
+    uri: Uri,
 }
 
 /// Marks `resp` with `X-Tt-Logid`.
@@ -35,7 +36,7 @@ pub fn start(state: &AppState, req: &Request, ctx: &RequestContext) -> Observed 
         log_id: crate::log_id::new(state.clock.unix_ms()),
         endpoint: ctx.spec().map_or("other", |s| s.name),
         method: req.method().clone(),
-        path: req.uri().path().to_owned(),
+        uri: req.uri().clone(),
     }
 }
 
@@ -52,7 +53,7 @@ impl Observed {
             log_id,
             endpoint,
             method,
-            path,
+            uri,
         } = self;
         let code = resp.extensions().get::<FeishuCode>().map_or(0, |c| c.0);
         let bytes = resp
@@ -67,17 +68,13 @@ impl Observed {
         let now = Instant::now();
         let took = now - started;
         state.metrics.request(endpoint, status, bytes, took);
-        let entry = LoggedRequest {
+        let entry = Logged {
             time_ms: state.clock.unix_ms() - took.as_millis() as i64,
-            method,
-            path,
+            method: &method,
+            path: uri.path(),
             endpoint,
-            // Moved out of the context, not copied: it ends here.
-            app_id: ctx.caller.map(|c| c.app_id),
-            file_token: match ctx.grant {
-                Some(g) => Some(g.file_token),
-                None => ctx.matched.and_then(|m| m.param),
-            },
+            app_id: ctx.caller.as_ref().map(|c| c.app_id.as_str()),
+            file_token: ctx.file_token(),
             status,
             code,
             bytes,
@@ -103,8 +100,8 @@ impl Observed {
             target: "feishu_media::request",
             method = %entry.method,
             path = %entry.path,
-            app = entry.app_id.as_deref().unwrap_or("-"),
-            file_token = entry.file_token.as_deref().unwrap_or("-"),
+            app = entry.app_id.unwrap_or("-"),
+            file_token = entry.file_token.unwrap_or("-"),
             status,
             code,
             bytes,
