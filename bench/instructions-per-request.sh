@@ -12,6 +12,11 @@
 # Each build is counted at N and 2N requests; the difference over N is the figure (the
 # start-up and shutdown cancel out). Keep the callgrind files with KEEP=dir, for
 # callgrind_annotate --inclusive=yes. Loopback only; each run is bounded by its count.
+#
+# The whole process's count varies by ±700–1 500 between identical runs (the runtime's
+# batching, timers, malloc's history). For changes smaller than that, count only the
+# connection tasks, with one client: CONNECTIONS_ONLY=1 CLIENTS=1 (±350 seen; the
+# runtime's own share is then left out, so compare such figures only with each other).
 set -euo pipefail
 bins=()
 n=2000
@@ -21,7 +26,7 @@ while [ $# -gt 0 ]; do
     *) bins+=("$1"); shift ;;
   esac
 done
-[ ${#bins[@]} -ge 1 ] || { sed -n 2,14p "$0"; exit 2; }
+[ ${#bins[@]} -ge 1 ] || { sed -n 2,19p "$0"; exit 2; }
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 # shellcheck source=one-media.sh
 source "$(dirname "$0")/one-media.sh"
@@ -29,7 +34,10 @@ source "$(dirname "$0")/one-media.sh"
 # count BIN REQUESTS: the instructions callgrind counted from the first request to exit.
 count() {
   rm -rf "$work/data"
-  FEISHU_MEDIA_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
+  local toggle=()
+  [ -n "${CONNECTIONS_ONLY:-}" ] &&
+    toggle=(--toggle-collect='feishu_media_server::serve::serve::{{closure}}::{{closure}}')
+  FEISHU_MEDIA_LOG=warn valgrind --tool=callgrind "${toggle[@]}" --callgrind-out-file="$work/cg.out" \
     "$1" serve --listen "127.0.0.1:$port" --data-dir "$work/data" \
     --seed "$work/manifest.json" >/dev/null 2>"$work/err" &
   pid=$!
@@ -38,9 +46,9 @@ count() {
     sleep 0.2
   done
   callgrind_control -z "$pid" >/dev/null 2>&1
-  python3 - "$port" "$2" <<'PY'
+  python3 - "$port" "$2" "${CLIENTS:-4}" <<'PY'
 import http.client, json, sys, threading
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, clients = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 c = http.client.HTTPConnection("127.0.0.1", port)
 c.request("POST", "/open-apis/auth/v3/tenant_access_token/internal",
           body=json.dumps({"app_id": "cli_bench", "app_secret": "bench"}))
@@ -53,7 +61,7 @@ def run(k):
         r = c.getresponse()
         body = r.read()
         assert r.status == 206 and len(body) == 4096, r.status
-threads = [threading.Thread(target=run, args=(n // 4,)) for _ in range(4)]
+threads = [threading.Thread(target=run, args=(n // clients,)) for _ in range(clients)]
 for t in threads: t.start()
 for t in threads: t.join()
 PY
