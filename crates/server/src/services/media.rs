@@ -232,7 +232,7 @@ pub async fn respond(
     // A body that states its exact size gets its `Content-Length` from it as the answer
     // is written (the front, hyper, the layer that cuts a body: see `observe`); HEAD's
     // empty body and a multipart stream cannot, so they carry the header.
-    if http_body::Body::size_hint(&body).exact() != Some(length) {
+    if head || http_body::Body::size_hint(&body).exact() != Some(length) {
         out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     let mut resp = Response::new(body);
