@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// Connections served at once; past it new connections wait to be accepted.
     #[arg(long, env = "FEISHU_MEDIA_MAX_CONNECTIONS", default_value_t = 16_384)]
     max_connections: usize,
+    /// Threads that serve connections, each with its own event loop, as nginx's
+    /// workers (default: one per CPU). A connection stays on the thread it was given.
+    #[arg(long, env = "FEISHU_MEDIA_CONNECTION_THREADS")]
+    connection_threads: Option<usize>,
     /// The largest file a chunked upload may announce, in bytes (default 20 GiB).
     #[arg(long, env = "FEISHU_MEDIA_MAX_UPLOAD_SIZE", default_value_t = 20 << 30)]
     max_upload_size: u64,
@@ -102,6 +106,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     raise_open_file_limit(args.max_connections);
+    if let Some(n) = args.connection_threads {
+        feishu_media_server::connection_threads::set_count(n);
+    }
     let admin_token = match (&args.admin_token, args.demo) {
         (Some(t), _) if t.trim().is_empty() => anyhow::bail!("the admin token is empty"),
         (Some(t), _) => Some(t.clone()),

@@ -24,7 +24,8 @@
 //! - [`app`]: [`app()`] stacks the layers over the dispatch and matches each request
 //!   against the endpoint table (`feishu_media_proto::endpoint`) once.
 //! - [`front`]: each connection's first stop: downloads answered with `sendfile(2)`,
-//!   everything else handed to hyper; [`serve()`] accepts connections and shuts down.
+//!   everything else handed to hyper; [`serve()`] accepts connections and shuts down;
+//!   [`connection_threads`]: the threads connections are served on, one epoll each.
 //!
 //! Adding an endpoint: a row in the proto crate's endpoint table, a handler in
 //! `routes`, its arm in [`routes::Dispatch`], and its tests.
@@ -34,6 +35,7 @@ pub mod body;
 pub mod caller;
 pub mod clock;
 pub mod config;
+pub mod connection_threads;
 pub mod demo;
 pub mod error;
 pub mod faults;

@@ -3,6 +3,7 @@
 //! back after uploads).
 
 use crate::app::app;
+use crate::connection_threads;
 use crate::front;
 use crate::services::sweep;
 use crate::state::AppState;
@@ -62,6 +63,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Connections are served on their own threads (see there); the accepting runtime
+    // runs this loop and the background work.
+    let threads = connection_threads::get()?;
     sweep::sweep(&state, true)
         .await
         .map_err(std::io::Error::other)?;
@@ -111,18 +115,14 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let conn = front::serve_connection(
-                    stream,
-                    app.clone(),
-                    http.clone(),
-                    timeouts,
-                    stop.clone(),
-                );
-                let alive = alive.clone();
-                tokio::spawn(async move {
-                    conn.await;
+                let (app, http, stop, alive) = (app.clone(), http.clone(), stop.clone(), alive.clone());
+                let served = threads.serve(stream, move |stream| async move {
+                    front::serve_connection(stream, app, http, timeouts, stop).await;
                     drop((slot, alive));
                 });
+                if let Err(e) = served {
+                    tracing::warn!(error = %e, "cannot serve an accepted connection");
+                }
             }
             () = &mut shutdown => break,
         }
