@@ -70,7 +70,7 @@ pub struct ServeArgs {
     /// Threads that serve connections, each with its own event loop, as nginx's
     /// workers (default: one per CPU). A connection stays on the thread it was given.
     #[arg(long, env = "FEISHU_MEDIA_CONNECTION_THREADS")]
-    connection_threads: Option<usize>,
+    connection_threads: Option<std::num::NonZeroUsize>,
     /// The largest file a chunked upload may announce, in bytes (default 20 GiB).
     #[arg(long, env = "FEISHU_MEDIA_MAX_UPLOAD_SIZE", default_value_t = 20 << 30)]
     max_upload_size: u64,

@@ -133,6 +133,30 @@ fn a_refused_manifest_exits_3_naming_the_json_path() {
 }
 
 #[test]
+fn zero_connection_threads_is_a_usage_error() {
+    for how in [
+        "--connection-threads=0",
+        "--connection-threads=-1",
+        "--connection-threads=x",
+    ] {
+        let out = Command::new(BIN)
+            .args(["serve", "--memory", "--listen", "127.0.0.1:0"])
+            .arg(how)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{how:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--connection-threads"), "{err}");
+    }
+    let out = Command::new(BIN)
+        .args(["serve", "--memory", "--listen", "127.0.0.1:0"])
+        .env("FEISHU_MEDIA_CONNECTION_THREADS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn the_demo_curl_lines_work_as_printed() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)

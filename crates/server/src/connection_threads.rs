@@ -43,8 +43,8 @@ static COUNT: OnceLock<usize> = OnceLock::new();
 
 /// Sets how many connection threads the process starts (before the first server does);
 /// without it, one per CPU. Returns false when they were counted already.
-pub fn set_count(n: usize) -> bool {
-    COUNT.set(n.max(1)).is_ok()
+pub fn set_count(n: std::num::NonZeroUsize) -> bool {
+    COUNT.set(n.get()).is_ok()
 }
 
 /// The process's connection threads, started on first use.
