@@ -44,6 +44,8 @@ const REQUEST_LINE_MAX: usize = 8 * 1024;
 const MAX_HEADERS: usize = 64;
 /// Bodies up to this size go out in the same write as the head.
 const COALESCE_MAX: usize = 64 * 1024;
+/// File bodies larger than this are sent corked (see [`write_response`]).
+const CORK_MIN: u64 = 1 << 20;
 
 /// How long a connection may take to send its requests.
 #[derive(Debug, Clone, Copy)]
@@ -428,8 +430,21 @@ async fn write_response(
     if let Some(file) = body.unread_file()
         && length == Some(file.len)
     {
+        // A large file goes out corked (nginx's `tcp_nopush`), so that each time the
+        // socket's buffer fills and `sendfile` returns early, its last segment waits to be
+        // filled instead of leaving short. Uncorked, one 1 GiB stream took a quarter more
+        // server CPU than nginx's (perf stat) and ran at 0.8× its speed (bench A); corked,
+        // at 1.1–1.2×. At 300 KB (bench C) the two syscalls gained nothing measurable.
+        let cork = file.len > CORK_MIN;
+        if cork {
+            let _ = rustix::net::sockopt::set_tcp_cork(&*stream, true);
+        }
         send_more(stream, &out).await?;
-        return send_file(stream, file).await;
+        let sent = send_file(stream, file).await;
+        if cork {
+            let _ = rustix::net::sockopt::set_tcp_cork(&*stream, false);
+        }
+        return sent;
     }
     // A body in memory goes out in the head's write (`writev`): one segment, one wake-up
     // of the client, and no copy of it into the head's buffer (nor a buffer big enough).
