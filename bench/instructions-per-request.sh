@@ -36,7 +36,7 @@ count() {
   rm -rf "$work/data"
   local toggle=()
   [ -n "${CONNECTIONS_ONLY:-}" ] &&
-    toggle=(--toggle-collect='feishu_media_server::serve::serve::{{closure}}::{{closure}}')
+    toggle=(--toggle-collect='feishu_media_server::connection_threads::ConnectionThreads::serve::{{closure}}')
   FEISHU_MEDIA_LOG=warn valgrind --tool=callgrind "${toggle[@]}" --callgrind-out-file="$work/cg.out" \
     "$1" serve --listen "127.0.0.1:$port" --data-dir "$work/data" \
     --seed "$work/manifest.json" >/dev/null 2>"$work/err" &

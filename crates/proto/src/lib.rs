@@ -13,6 +13,7 @@
 //! - [`scope`]: the scopes each endpoint accepts.
 //! - [`range`]: the `Range` header, parsed once into a typed value and resolved
 //!   against a length (RFC 9110 §14).
+//! - [`decimal`]: numbers as header digits, without `fmt`.
 //! - [`disposition`]: `Content-Disposition` written by the server and read by clients.
 //! - [`extra`]: the bitable `extra` query parameter.
 //! - [`oauth`]: the OAuth token endpoint's answers, error codes and PKCE.
@@ -20,6 +21,7 @@
 //! - [`tmp_url`]: the temporary download URL bodies.
 
 pub mod code;
+pub mod decimal;
 pub mod disposition;
 pub mod endpoint;
 pub mod envelope;

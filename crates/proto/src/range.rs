@@ -78,18 +78,8 @@ impl ContentRange {
         self.len += ascii.len();
     }
 
-    fn push_decimal(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.push(&digits[at..]);
+    fn push_decimal(&mut self, n: u64) {
+        self.push(crate::decimal::Decimal::of(n).as_bytes());
     }
 }
 

@@ -29,17 +29,48 @@ impl TokenKind {
 /// The token of an `Authorization` value: `Bearer <token>`, the scheme matched without
 /// regard to case (RFC 9110 §11.1). `None` when the value is not of that form.
 pub fn bearer(value: &[u8]) -> Option<&str> {
-    let value = std::str::from_utf8(value).ok()?.trim();
+    if !value.is_ascii() {
+        return bearer_unicode(std::str::from_utf8(value).ok()?);
+    }
+    // Every request reads a token, and real ones are ASCII: read on bytes, as
+    // `bearer_unicode` reads them (whitespace is `char::is_whitespace`'s ASCII part).
+    let value = trim_white(value);
+    let space = value.iter().position(|b| *b == b' ')?;
+    let (scheme, token) = (&value[..space], trim_white(&value[space + 1..]));
+    if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() || token.iter().any(is_white) {
+        return None;
+    }
+    std::str::from_utf8(token).ok()
+}
+
+/// [`bearer`] for a value with non-ASCII bytes.
+fn bearer_unicode(value: &str) -> Option<&str> {
+    let value = value.trim();
     let (scheme, token) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
     let token = token.trim();
-    // Bytes first (every request reads a token): only a non-ASCII token needs the
-    // Unicode test.
-    let spaced = token.bytes().any(|b| matches!(b, b' ' | b'\t'..=b'\r'))
-        || (!token.is_ascii() && token.contains(char::is_whitespace));
-    (!token.is_empty() && !spaced).then_some(token)
+    (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
+}
+
+/// The ASCII characters `char::is_whitespace` takes.
+fn is_white(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r')
+}
+
+fn trim_white(mut v: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = v
+        && is_white(first)
+    {
+        v = rest;
+    }
+    while let [rest @ .., last] = v
+        && is_white(last)
+    {
+        v = rest;
+    }
+    v
 }
 
 #[cfg(test)]
@@ -69,5 +100,16 @@ mod tests {
         assert_eq!(bearer(b"Bearer a\x0bb"), None);
         assert_eq!(bearer("Bearer a\u{a0}b".as_bytes()), None);
         assert_eq!(bearer("Bearer t-\u{e9}".as_bytes()), Some("t-\u{e9}"));
+        assert_eq!(bearer(b"\x0b\tBearer \x0c t-1\r\n"), Some("t-1"));
+        assert_eq!(bearer(b" \t "), None);
+        assert_eq!(bearer("\u{a0}Bearer t-1\u{3000}".as_bytes()), Some("t-1"));
+    }
+
+    proptest::proptest! {
+        /// The ASCII reading is the Unicode one.
+        #[test]
+        fn ascii_reads_as_unicode(v in "[ -~\t-\r]{0,40}") {
+            proptest::prop_assert_eq!(bearer(v.as_bytes()), bearer_unicode(&v));
+        }
     }
 }

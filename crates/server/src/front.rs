@@ -24,12 +24,13 @@ use axum::http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header,
 };
 use bytes::{Buf, Bytes, BytesMut};
+use feishu_media_proto::decimal::Decimal;
 use feishu_media_proto::endpoint::Endpoint;
 use feishu_media_store::FileRange;
 use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use std::io::{self, Write as _};
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -288,9 +289,12 @@ enum Parsed {
 
 /// Parses the head at the start of `buf`; its URI and header values are slices of `buf`.
 fn parse_head(buf: &Bytes) -> Parsed {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut slots);
-    let len = match req.parse(buf) {
+    // Left uninitialized (httparse writes those it fills), not 2 KiB of empty slots
+    // written before every parse.
+    let mut slots =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Err(_) => return Parsed::NotOurs,
@@ -408,8 +412,8 @@ async fn write_response(
         && !(status == axum::http::StatusCode::NOT_MODIFIED
             || status == axum::http::StatusCode::NO_CONTENT)
     {
-        // Formatted into the head itself: no string of its own.
-        let _ = write!(out, "Content-Length: {n}\r\n");
+        // Written into the head itself: no string of its own.
+        put_line(&mut out, "Content-Length", Decimal::of(n).as_bytes());
     }
     if !parts.headers.contains_key(header::DATE) {
         put_header(&mut out, "date", &http_date_now());
