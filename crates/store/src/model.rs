@@ -127,7 +127,52 @@ impl Principal {
     }
 }
 
+impl Principal {
+    /// This principal, borrowed.
+    pub fn borrowed(&self) -> PrincipalRef<'_> {
+        match self {
+            Self::App(id) => PrincipalRef::App(id),
+            Self::User(id) => PrincipalRef::User(id),
+        }
+    }
+}
+
 impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.borrowed().fmt(f)
+    }
+}
+
+/// A [`Principal`] whose id is borrowed: a request's caller names itself with the ids
+/// of its cached token row, without copying them for each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalRef<'a> {
+    App(&'a str),
+    User(&'a str),
+}
+
+impl PrincipalRef<'_> {
+    pub fn to_owned(self) -> Principal {
+        match self {
+            Self::App(id) => Principal::App(id.to_owned()),
+            Self::User(id) => Principal::User(id.to_owned()),
+        }
+    }
+}
+
+impl<'a> From<&'a Principal> for PrincipalRef<'a> {
+    fn from(p: &'a Principal) -> Self {
+        p.borrowed()
+    }
+}
+
+impl PartialEq<PrincipalRef<'_>> for Principal {
+    fn eq(&self, other: &PrincipalRef<'_>) -> bool {
+        self.borrowed() == *other
+    }
+}
+
+impl std::fmt::Display for PrincipalRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::App(id) => write!(f, "app:{id}"),
@@ -174,12 +219,17 @@ pub struct Document {
 
 impl Document {
     /// The strongest role `who` holds, if any.
-    pub fn role_of(&self, who: &Principal) -> Option<Role> {
-        let owner = (self.owner.as_ref() == Some(who)).then_some(Role::Manage);
+    pub fn role_of<'a>(&self, who: impl Into<PrincipalRef<'a>>) -> Option<Role> {
+        let who = who.into();
+        let owner = self
+            .owner
+            .as_ref()
+            .is_some_and(|o| *o == who)
+            .then_some(Role::Manage);
         let member = self
             .members
             .iter()
-            .filter(|m| &m.principal == who)
+            .filter(|m| m.principal == who)
             .map(|m| m.role)
             .max();
         owner.max(member)

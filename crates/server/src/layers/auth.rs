@@ -17,7 +17,7 @@ use feishu_media_proto::endpoint::Access;
 use feishu_media_proto::envelope::PermissionViolation;
 use feishu_media_proto::scope;
 use feishu_media_proto::token::{TokenKind, bearer};
-use feishu_media_store::{Principal, StoredTokenKind};
+use feishu_media_store::StoredTokenKind;
 
 /// The endpoint's access rule, leaving what it found (a caller, a link's grant) in the
 /// request's context.
@@ -134,12 +134,7 @@ pub async fn caller(
             if !scope::grants(&app.scopes, accepted) {
                 return Err(scope_error(ErrorCode::AppScopeMissing, accepted));
             }
-            Ok(Caller {
-                principal: Principal::App(app.app_id.clone()),
-                rate_limit: app.rate_limit,
-                app_id: app.app_id.clone(),
-                tenant_key: record.tenant_key.clone(),
-            })
+            Ok(Caller::new(record, app.rate_limit))
         }
         TokenKind::User => {
             let record = record
@@ -150,10 +145,10 @@ pub async fn caller(
             }
             let user_id = record
                 .user_id
-                .clone()
+                .as_deref()
                 .ok_or_else(|| ApiError::internal("user token without a user"))?;
             // The user must still exist, in the tenant the token was issued in.
-            let user = state.meta.user(&user_id).await?;
+            let user = state.meta.user(user_id).await?;
             if user.is_none_or(|u| u.tenant_key != record.tenant_key) {
                 return Err(ApiError::new(ErrorCode::InvalidUserToken));
             }
@@ -168,12 +163,7 @@ pub async fn caller(
                 .app(&record.app_id)
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::InvalidUserToken))?;
-            Ok(Caller {
-                app_id: record.app_id.clone(),
-                tenant_key: record.tenant_key.clone(),
-                principal: Principal::User(user_id),
-                rate_limit: app.rate_limit,
-            })
+            Ok(Caller::new(record, app.rate_limit))
         }
     }
 }

@@ -15,7 +15,7 @@ pub fn check(
     ctx: &mut RequestContext,
 ) -> impl Future<Output = Checked> + Send + 'static {
     let action = ctx.spec().filter(|s| s.faults).and_then(|spec| {
-        let app_id = ctx.caller.as_ref().map(|c| c.app_id.as_str());
+        let app_id = ctx.caller.as_ref().map(|c| c.app_id());
         let action = state.faults.decide(spec.name, app_id, ctx.file_token())?;
         state.metrics.fault_fired(spec.name);
         Some(action)

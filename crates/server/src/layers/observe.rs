@@ -73,7 +73,7 @@ impl Observed {
             method: &method,
             path: uri.path(),
             endpoint,
-            app_id: ctx.caller.as_ref().map(|c| c.app_id.as_str()),
+            app_id: ctx.caller.as_ref().map(|c| c.app_id()),
             file_token: ctx.file_token(),
             status,
             code,

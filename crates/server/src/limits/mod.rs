@@ -102,7 +102,7 @@ impl Limits {
             return Ok(());
         };
         limit.per_second = limit.per_second.saturating_mul(times.max(1));
-        let key = Self::key(&caller.app_id, &caller.tenant_key, endpoint);
+        let key = Self::key(caller.app_id(), caller.tenant_key(), endpoint);
         let now = self.now();
         let hit = match &self.shared {
             Some(shared) => match shared.hit(&key, limit, now, meta).await {

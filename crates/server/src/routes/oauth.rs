@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use feishu_media_proto::envelope::SuccessEnvelope;
 use feishu_media_proto::oauth::ErrorAnswer;
-use feishu_media_store::{Principal, User};
+use feishu_media_store::{PrincipalRef, User};
 use serde_json::json;
 
 /// At most this many users on the consent page.
@@ -334,7 +334,7 @@ pub async fn user_info(
     State(state): State<AppState>,
     Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
-    let Principal::User(user_id) = &caller.principal else {
+    let PrincipalRef::User(user_id) = caller.principal() else {
         return Err(ApiError::internal("user_info without a user"));
     };
     let user = state

@@ -30,7 +30,11 @@ pub async fn readable_media(
     if media.document.is_empty() {
         // Uploaded for import (`ccm_import_open`): in no document, so only its uploader
         // may read it [ours].
-        return if media.uploader.as_ref() == Some(&caller.principal) {
+        return if media
+            .uploader
+            .as_ref()
+            .is_some_and(|u| *u == caller.principal())
+        {
             Ok(media)
         } else {
             Err(ApiError::new(ErrorCode::Forbidden)
@@ -43,15 +47,16 @@ pub async fn readable_media(
             media.file_token, media.document
         ))
     })?;
-    if doc.tenant_key != caller.tenant_key {
+    if doc.tenant_key != caller.tenant_key() {
         return Err(ApiError::new(ErrorCode::Forbidden)
             .hint("the media belongs to a document of another tenant"));
     }
-    let role = doc.role_of(&caller.principal).ok_or_else(|| {
+    let role = doc.role_of(caller.principal()).ok_or_else(|| {
         ApiError::new(ErrorCode::Forbidden)
             .hint(format!(
                 "{} must be added to the document {} (any role)",
-                caller.principal, doc.token
+                caller.principal(),
+                doc.token
             ))
             .violation(PermissionViolation::document(&doc.token))
     })?;
@@ -77,7 +82,8 @@ pub async fn readable_media(
             return Err(ApiError::new(ErrorCode::Forbidden)
                 .hint(format!(
                     "{} needs manage permission on the bitable {}",
-                    caller.principal, doc.token
+                    caller.principal(),
+                    doc.token
                 ))
                 .violation(PermissionViolation::document(&doc.token)));
         }

@@ -15,7 +15,7 @@ use feishu_media_proto::upload::{
     block_num, file_name_problem, parse_checksum,
 };
 use feishu_media_store::{
-    Batch, BlobInfo, Document, Media, Principal, Role, StoreError, UploadSession,
+    Batch, BlobInfo, Document, Media, PrincipalRef, Role, StoreError, UploadSession,
 };
 
 /// `upload_all`'s whole body: the 20 MiB file and its fields.
@@ -94,16 +94,17 @@ pub async fn resolve_target(
 
 /// Whether `caller` may add media to `doc`: same tenant, and at least *edit*.
 fn may_edit(caller: &Caller, doc: &Document) -> Result<(), ApiError> {
-    if doc.tenant_key != caller.tenant_key {
+    if doc.tenant_key != caller.tenant_key() {
         return Err(
             ApiError::new(ErrorCode::Forbidden).hint("the document belongs to another tenant")
         );
     }
-    if doc.role_of(&caller.principal) < Some(Role::Edit) {
+    if doc.role_of(caller.principal()) < Some(Role::Edit) {
         return Err(ApiError::new(ErrorCode::Forbidden)
             .hint(format!(
                 "{} needs edit permission on the document {}",
-                caller.principal, doc.token
+                caller.principal(),
+                doc.token
             ))
             .violation(PermissionViolation::document(&doc.token)));
     }
@@ -114,7 +115,7 @@ fn may_edit(caller: &Caller, doc: &Document) -> Result<(), ApiError> {
 fn new_media(
     target: Target,
     file_name: &str,
-    uploader: &Principal,
+    uploader: PrincipalRef<'_>,
     info: BlobInfo,
     now_ms: i64,
 ) -> Media {
@@ -128,7 +129,7 @@ fn new_media(
         size: info.size,
         digest: info.digest,
         bitable: None,
-        uploader: Some(uploader.clone()),
+        uploader: Some(uploader.to_owned()),
         deleted: false,
         created_at_ms: now_ms,
         modified_at_ms: now_ms,
@@ -173,7 +174,7 @@ pub async fn upload_all(
     let media = new_media(
         target,
         file_name,
-        &caller.principal,
+        caller.principal(),
         info,
         state.clock.unix_ms(),
     );
@@ -207,27 +208,27 @@ pub async fn prepare(
     let extra = req.extra.as_deref().filter(|e| !e.is_empty());
     let target = resolve_target(state, caller, &req.parent_type, node, extra).await?;
     let now = state.clock.unix_ms();
-    let (open, announced) = state.meta.open_uploads(&caller.app_id, now).await?;
+    let (open, announced) = state.meta.open_uploads(caller.app_id(), now).await?;
     let config = &state.config;
     if open >= config.max_open_uploads {
         return Err(ApiError::new(ErrorCode::FileTooLarge).hint(format!(
             "{} has {open} chunked uploads open, the most one app may: finish or let some expire",
-            caller.app_id
+            caller.app_id()
         )));
     }
     if announced.saturating_add(size) > config.max_open_upload_bytes {
         return Err(ApiError::new(ErrorCode::FileTooLarge).hint(format!(
             "{}'s open chunked uploads would announce {} bytes, more than the {} one app may",
-            caller.app_id,
+            caller.app_id(),
             announced.saturating_add(size),
             config.max_open_upload_bytes
         )));
     }
     let session = UploadSession {
         upload_id: new_upload_id(),
-        app_id: caller.app_id.clone(),
-        tenant_key: caller.tenant_key.clone(),
-        principal: caller.principal.clone(),
+        app_id: caller.app_id().to_owned(),
+        tenant_key: caller.tenant_key().to_owned(),
+        principal: caller.principal().to_owned(),
         file_name: req.file_name,
         parent_type: target.parent_type,
         parent_node: target.parent_node,
@@ -248,7 +249,7 @@ pub async fn prepare(
 
 /// `upload_part`: one block, checked and kept (a repeated `seq` replaces the block).
 pub async fn part(state: &AppState, caller: &Caller, mut form: FormReader) -> Result<(), ApiError> {
-    let principal = &caller.principal;
+    let principal = caller.principal();
     let mut file = form
         .next_file()
         .await?
@@ -306,7 +307,7 @@ pub async fn finish(
     caller: &Caller,
     req: FinishRequest,
 ) -> Result<String, ApiError> {
-    let session = own_session(state, &caller.principal, &req.upload_id).await?;
+    let session = own_session(state, caller.principal(), &req.upload_id).await?;
     if u64::try_from(req.block_num).ok() != Some(session.block_num) {
         return Err(ApiError::new(ErrorCode::BlockNumOutOfBounds)
             .hint(format!("this upload has {} blocks", session.block_num)));
@@ -354,7 +355,7 @@ pub async fn finish(
     let media = new_media(
         target,
         &session.file_name,
-        &session.principal,
+        session.principal.borrowed(),
         info,
         state.clock.unix_ms(),
     );
@@ -371,7 +372,7 @@ pub async fn finish(
 /// The session `upload_id` names, if it is alive and the caller's.
 async fn own_session(
     state: &AppState,
-    principal: &Principal,
+    principal: PrincipalRef<'_>,
     upload_id: &str,
 ) -> Result<UploadSession, ApiError> {
     let now = state.clock.unix_ms();
@@ -381,7 +382,7 @@ async fn own_session(
         .await?
         .filter(|s| s.expires_at_ms > now)
         .ok_or_else(|| ApiError::new(ErrorCode::UploadIdExpired))?;
-    if &session.principal != principal {
+    if session.principal != principal {
         return Err(ApiError::new(ErrorCode::UploadUserMismatch));
     }
     Ok(session)
@@ -390,7 +391,7 @@ async fn own_session(
 /// [`own_session`], still taking blocks: not finished.
 async fn open_session(
     state: &AppState,
-    principal: &Principal,
+    principal: PrincipalRef<'_>,
     upload_id: &str,
 ) -> Result<UploadSession, ApiError> {
     let session = own_session(state, principal, upload_id).await?;

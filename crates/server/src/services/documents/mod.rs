@@ -70,14 +70,15 @@ pub async fn readable_document(
                 family.doc_type.as_str()
             ))
         })?;
-    if doc.tenant_key != caller.tenant_key {
+    if doc.tenant_key != caller.tenant_key() {
         return Err(ApiError::new(family.forbidden).hint("the document belongs to another tenant"));
     }
-    if doc.role_of(&caller.principal).is_none() {
+    if doc.role_of(caller.principal()).is_none() {
         return Err(ApiError::new(family.forbidden)
             .hint(format!(
                 "{} must be added to the document {} (any role)",
-                caller.principal, doc.token
+                caller.principal(),
+                doc.token
             ))
             .violation(PermissionViolation::document(&doc.token)));
     }
