@@ -70,7 +70,12 @@ pub struct ContentRange {
 
 impl ContentRange {
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII written by push")
+        std::str::from_utf8(self.as_bytes()).expect("ASCII written by push")
+    }
+
+    /// The value's ASCII bytes, for a header value (which checks them itself).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 
     fn push(&mut self, ascii: &[u8]) {
@@ -78,8 +83,19 @@ impl ContentRange {
         self.len += ascii.len();
     }
 
-    fn push_decimal(&mut self, n: u64) {
-        self.push(crate::decimal::Decimal::of(n).as_bytes());
+    /// `n`'s digits, written in place from the last: no copy of a digit buffer.
+    fn push_decimal(&mut self, mut n: u64) {
+        let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let mut at = self.len + digits;
+        self.len = at;
+        loop {
+            at -= 1;
+            self.bytes[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
     }
 }
 
@@ -465,6 +481,12 @@ mod tests {
                 }
                 (m, d) => prop_assert!(false, "model {:?} vs decision {:?}", m, d),
             }
+        }
+
+        #[test]
+        fn content_range_is_what_format_writes(start: u64, end: u64, total: u64) {
+            let value = ByteRange { start, end }.content_range(total);
+            prop_assert_eq!(value.as_str(), format!("bytes {start}-{end}/{total}"));
         }
 
         #[test]

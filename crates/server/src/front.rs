@@ -405,7 +405,7 @@ async fn write_response(
         put_named(&mut out, name, value.as_bytes());
     }
     if let Some(id) = log_id {
-        put_line(&mut out, "X-Tt-Logid", id.as_str().as_bytes());
+        put_line(&mut out, "X-Tt-Logid", id.as_bytes());
     }
     if declared.is_none()
         && let Some(n) = exact

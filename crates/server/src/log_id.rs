@@ -21,6 +21,11 @@ impl LogId {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("ASCII digits")
     }
+
+    /// The id's ASCII bytes, as a head carries them (no UTF-8 check).
+    pub fn as_bytes(&self) -> &[u8; LEN] {
+        &self.0
+    }
 }
 
 impl std::fmt::Display for LogId {

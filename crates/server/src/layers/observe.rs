@@ -24,7 +24,7 @@ pub struct Observed {
 
 /// Marks `resp` with `X-Tt-Logid`.
 pub fn mark(resp: &mut Response, log_id: LogId) {
-    if let Ok(v) = HeaderValue::from_str(log_id.as_str()) {
+    if let Ok(v) = HeaderValue::from_bytes(log_id.as_bytes()) {
         resp.headers_mut().insert(LOG_ID_HEADER, v);
     }
 }
