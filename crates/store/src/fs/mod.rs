@@ -28,6 +28,9 @@ const HOT_BLOB_MAX: u64 = 1024 * 1024;
 
 pub struct FsBlobs {
     blobs: PathBuf,
+    /// `blobs`, open: a short read that misses memory opens its file relative to it, so
+    /// the kernel walks two path components, not every one of the data directory's.
+    blobs_dir: rustix::fd::OwnedFd,
     parts: Arc<parts::Parts>,
     tmp: PathBuf,
     /// Small blobs kept in memory: blobs never change, so a copy is never stale.
@@ -69,8 +72,18 @@ impl FsBlobs {
         for dir in ["blobs", "parts", "tmp"] {
             tokio::fs::create_dir_all(root.join(dir)).await?;
         }
+        let blobs = root.join("blobs");
+        let blobs_dir = rustix::fs::open(
+            &blobs,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(std::io::Error::from)?;
         let store = Self {
-            blobs: root.join("blobs"),
+            blobs,
+            blobs_dir,
             parts: Arc::new(parts::Parts::new(root.join("parts"), root.join("tmp"))),
             tmp: root.join("tmp"),
             // The item estimate only sizes the tables: small media are a few KiB.
@@ -83,6 +96,25 @@ impl FsBlobs {
             tracing::info!(swept, "removed temp files left by an earlier run");
         }
         Ok(store)
+    }
+
+    /// Opens blob `key` for reading, relative to the open blob directory.
+    fn open_blob(&self, key: &str) -> StoreResult<std::fs::File> {
+        if !is_valid_key(key) {
+            return Err(StoreError::BlobMissing(key.into()));
+        }
+        // `ab/abcd…`, on the stack.
+        let mut rel = [b'/'; 67];
+        rel[..2].copy_from_slice(&key.as_bytes()[..2]);
+        rel[3..].copy_from_slice(key.as_bytes());
+        let fd = rustix::fs::openat(
+            &self.blobs_dir,
+            &rel[..],
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| not_found_is_missing(e.into(), key))?;
+        Ok(std::fs::File::from(fd))
     }
 
     fn path(&self, key: &str) -> StoreResult<PathBuf> {
@@ -285,9 +317,7 @@ impl BlobStore for FsBlobs {
             if let Some((file, size)) = self.open_files.get(digest) {
                 return Ok(Payload::Bytes(read_at(&file, start.min(size), len)?));
             }
-            // Only past both caches: a path is two allocations.
-            let path = self.path(digest)?;
-            let file = std::fs::File::open(&path).map_err(|e| not_found_is_missing(e, digest))?;
+            let file = self.open_blob(digest)?;
             let size = file.metadata()?.len();
             if size <= HOT_BLOB_MAX {
                 let whole = read_at(&file, 0, size)?;
