@@ -6,30 +6,31 @@
 #[derive(Clone, Copy)]
 pub struct Decimal {
     digits: [u8; 20],
-    start: u8,
+    len: u8,
 }
 
 impl Decimal {
-    pub fn of(mut n: u64) -> Self {
+    pub fn of(n: u64) -> Self {
         let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        Self {
-            digits,
-            start: at as u8,
-        }
+        let len = write(n, &mut digits) as u8;
+        Self { digits, len }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.digits[usize::from(self.start)..]
+        &self.digits[..usize::from(self.len)]
     }
+}
+
+/// Writes `n`'s digits at the start of `out` (which must have room: 20 bytes hold any
+/// `u64`), the last first, and says how many: a header value written in place (a
+/// `Content-Range`) takes them without a copy.
+pub fn write(mut n: u64, out: &mut [u8]) -> usize {
+    let len = n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    for digit in out[..len].iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    len
 }
 
 #[cfg(test)]

@@ -83,19 +83,8 @@ impl ContentRange {
         self.len += ascii.len();
     }
 
-    /// `n`'s digits, written in place from the last: no copy of a digit buffer.
-    fn push_decimal(&mut self, mut n: u64) {
-        let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
-        let mut at = self.len + digits;
-        self.len = at;
-        loop {
-            at -= 1;
-            self.bytes[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+    fn push_decimal(&mut self, n: u64) {
+        self.len += crate::decimal::write(n, &mut self.bytes[self.len..]);
     }
 }
 
