@@ -23,6 +23,8 @@ done
 [ ${#bins[@]} -ge 1 ] || { sed -n 2,13p "$0"; exit 2; }
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 cd "$(dirname "$0")/.."
+# shellcheck source=ours.sh
+source bench/ours.sh
 work=$(mktemp -d /tmp/feishu-media-catalogue.XXXXXX)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
@@ -37,12 +39,8 @@ load() {
 }
 for r in $(seq 1 "$rounds"); do
   for i in "${!bins[@]}"; do
-    FEISHU_MEDIA_LOG=warn "${bins[$i]}" serve --listen "127.0.0.1:$port" --data-dir "$work/data-$i" \
-      --seed "$work/catalogue.json" >/dev/null 2>"$work/err-$i" &
-    pid=$!
-    for _ in $(seq 1 1200); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.2; done
-    token=$(curl -s -X POST "$base/open-apis/auth/v3/tenant_access_token/internal" \
-      -d '{"app_id":"cli_bench","app_secret":"bench"}' | sed -E 's/.*"tenant_access_token":"([^"]+)".*/\1/')
+    start_ours "${bins[$i]}" "$port" "$work/data-$i" "$work/catalogue.json"
+    token=$(tenant_token "$port")
     load "$token" >/dev/null
     read -r t0 u0 < <(awk '{print $14 + $15, $14}' "/proc/$pid/stat")
     n=$(load "$token")

@@ -13,6 +13,8 @@ old=$1 new=$2 rounds=${3:-4}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 # shellcheck source=one-media.sh
 source "$(dirname "$0")/one-media.sh"
+# shellcheck source=ours.sh
+source "$(dirname "$0")/ours.sh"
 base=http://127.0.0.1:$port
 
 # Clock ticks (user + system) the process has used, all its threads.
@@ -22,13 +24,9 @@ hz=$(getconf CLK_TCK)
 # measure LABEL BIN: three 3 s loads, one line each: "LABEL req/s ns/request".
 measure() {
   rm -rf "$work/data"
-  FEISHU_MEDIA_LOG=warn "$2" serve --listen "127.0.0.1:$port" --data-dir "$work/data" \
-    --seed "$work/manifest.json" >/dev/null 2>"$work/err" &
-  pid=$!
-  for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
+  start_ours "$2" "$port" "$work/data" "$work/manifest.json"
   local token url
-  token=$(curl -s -X POST "$base/open-apis/auth/v3/tenant_access_token/internal" \
-    -d '{"app_id":"cli_bench","app_secret":"bench"}' | sed -E 's/.*"tenant_access_token":"([^"]+)".*/\1/')
+  token=$(tenant_token "$port")
   url=$base/open-apis/drive/v1/medias/boxSmall/download
   local code
   code=$(curl -s -o /dev/null -w '%{http_code}' -r 4096-8191 -H "Authorization: Bearer $token" "$url")

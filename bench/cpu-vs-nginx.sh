@@ -17,6 +17,8 @@ command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # shellcheck source=one-media.sh
 source "$(dirname "$0")/one-media.sh"
+# shellcheck source=ours.sh
+source "$(dirname "$0")/ours.sh"
 nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 chmod 755 "$work" # nginx's workers run as another user
 chmod 644 "$work/small.bin"
@@ -48,13 +50,8 @@ measure() {
 }
 for _ in $(seq 1 "$rounds"); do
   rm -rf "$work/data"
-  FEISHU_MEDIA_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --data-dir "$work/data" \
-    --seed "$work/manifest.json" >/dev/null 2>"$work/err" &
-  pid=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  token=$(curl -s -X POST "http://127.0.0.1:$port/open-apis/auth/v3/tenant_access_token/internal" \
-    -d '{"app_id":"cli_bench","app_secret":"bench"}' | sed -E 's/.*"tenant_access_token":"([^"]+)".*/\1/')
-  auth=(-H "Authorization: Bearer $token")
+  start_ours "$bin" "$port" "$work/data" "$work/manifest.json"
+  auth=(-H "Authorization: Bearer $(tenant_token "$port")")
   measure ours "http://127.0.0.1:$port/open-apis/drive/v1/medias/boxSmall/download" "$pid"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
   "$NGINX" -c "$work/nginx.conf" -p "$work"
