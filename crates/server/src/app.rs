@@ -35,6 +35,11 @@ pub fn app(state: AppState) -> App {
 }
 
 impl App {
+    /// What the app serves from.
+    pub fn state(&self) -> &AppState {
+        &self.0.state
+    }
+
     /// Answers `req`: observe, drain, auth, rate limit, fault, then the handler
     /// (outermost first, see [`crate::layers`]), all in this one future. `matched`: the
     /// endpoint, if the caller (the front) matched it already.

@@ -182,6 +182,11 @@ impl Faults {
         self.any.store(!rules.is_empty(), Ordering::Release);
     }
 
+    /// Whether any rule is set (one that matches nothing still counts its requests).
+    pub fn armed(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
     pub fn list(&self) -> Vec<RuleStatus> {
         self.rules
             .lock()

@@ -16,9 +16,10 @@
 use crate::app::App;
 use crate::body::ServedBody;
 use crate::gateway::Refusal;
-use crate::http_date;
+use crate::head_lines::{http_date_now, put_header, put_line, put_named, says_close};
 use crate::layers::Matched;
 use crate::log_id::LogId;
+use crate::plain::{self, Answered, PlainGet};
 use axum::body::Body;
 use axum::http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header,
@@ -26,15 +27,13 @@ use axum::http::{
 use bytes::{Buf, Bytes, BytesMut};
 use feishu_media_proto::decimal::Decimal;
 use feishu_media_proto::endpoint::Endpoint;
-use feishu_media_store::FileRange;
-use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -44,9 +43,7 @@ const HEAD_MAX: usize = 16 * 1024;
 const REQUEST_LINE_MAX: usize = 8 * 1024;
 const MAX_HEADERS: usize = 64;
 /// Bodies up to this size go out in the same write as the head.
-const COALESCE_MAX: usize = 64 * 1024;
-/// File bodies larger than this are sent corked (see [`write_response`]).
-const CORK_MIN: u64 = 1 << 20;
+const COALESCE_MAX: usize = crate::send::COALESCE_MAX;
 
 /// How long a connection may take to send its requests.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +84,7 @@ pub async fn serve_connection(
             let parsed = parse_head(&bytes);
             let head_len = match &parsed {
                 Parsed::Complete(head) => head.len,
+                Parsed::Plain(plain) => plain.len,
                 Parsed::Partial => bytes.len(),
                 // Hyper answers what this front cannot parse.
                 Parsed::NotOurs => {
@@ -108,6 +106,12 @@ pub async fn serve_connection(
                 ))
                 .await;
             }
+            if let Parsed::Plain(plain) = parsed {
+                if bytes.len() > plain.len {
+                    buf = BytesMut::from(&bytes[plain.len..]);
+                }
+                break Some(Taken::Plain(plain));
+            }
             if let Parsed::Complete(head) = parsed {
                 let Some(matched) = head.ours() else {
                     // Hyper reads this head again, from the start.
@@ -120,7 +124,7 @@ pub async fn serve_connection(
                 if bytes.len() > head.len {
                     buf = BytesMut::from(&bytes[head.len..]);
                 }
-                break Some((head, matched));
+                break Some(Taken::Head(head, matched));
             }
             buf = into_mut(bytes);
             let read = tokio::select! {
@@ -140,7 +144,7 @@ pub async fn serve_connection(
                 _ => return, // closed or failed
             }
         };
-        let Some((head, matched)) = head else {
+        let Some(taken) = head else {
             let io = TokioIo::new(Prefixed {
                 prefix: buf.freeze(),
                 stream,
@@ -162,6 +166,28 @@ pub async fn serve_connection(
             }
             return;
         };
+        let (head, matched) = match taken {
+            Taken::Head(head, matched) => (head, matched),
+            Taken::Plain(plain) => {
+                let close = plain.close || *stop.borrow();
+                // Boxed, as the general answer below.
+                match Box::pin(plain::answer(&mut stream, &app, plain, close)).await {
+                    Ok(Answered::Yes) if close => {
+                        let _ = stream.shutdown().await;
+                        return;
+                    }
+                    Ok(Answered::Yes) => continue,
+                    Ok(Answered::Declined(plain)) => match general(&plain) {
+                        Some(taken) => taken,
+                        None => return,
+                    },
+                    Err(e) => {
+                        tracing::debug!(error = %e, "connection ended while answering");
+                        return;
+                    }
+                }
+            }
+        };
         let close = head.close || *stop.borrow();
         // Boxed: the answer's state lives only while it is made, not in every idle
         // connection's task (1.9 KiB of it when it was inline).
@@ -174,6 +200,38 @@ pub async fn serve_connection(
             return;
         }
     }
+}
+
+/// A complete request head this front answers: a plain download (see [`plain`]), or any
+/// other through the app.
+enum Taken {
+    Plain(PlainGet),
+    Head(Box<Head>, Matched),
+}
+
+/// A declined plain download's head, read again for the general way (the same bytes, so
+/// always a head this front takes; `None` would be a bug, and ends the connection).
+fn general(plain: &PlainGet) -> Option<(Box<Head>, Matched)> {
+    match parse_head_as(plain.head_bytes(), false) {
+        Parsed::Complete(head) => {
+            let matched = head.ours()?;
+            Some((head, matched))
+        }
+        _ => None,
+    }
+}
+
+/// Answers `plain` the general way, as a declined plain download is (for tests that
+/// compare the two ways).
+#[cfg(test)]
+pub(crate) async fn answer_generally(
+    stream: &mut TcpStream,
+    app: &App,
+    plain: &PlainGet,
+    close: bool,
+) -> io::Result<()> {
+    let (head, matched) = general(plain).expect("a plain head is a head");
+    answer(stream, app, *head, matched, close).await
 }
 
 /// Answers one request head this front takes, through the app.
@@ -217,11 +275,21 @@ fn into_mut(bytes: Bytes) -> BytesMut {
 /// The head parser and the front's decision on it, for the fuzz target.
 pub(crate) fn fuzz_head(bytes: &[u8]) {
     let _ = request_line_len(bytes);
-    if let Parsed::Complete(head) = parse_head(&Bytes::copy_from_slice(bytes)) {
-        assert!(head.len <= bytes.len());
-        if head.ours().is_some() {
-            let _ = head.into_request();
+    match parse_head(&Bytes::copy_from_slice(bytes)) {
+        Parsed::Complete(head) => {
+            assert!(head.len <= bytes.len());
+            if head.ours().is_some() {
+                let _ = head.into_request();
+            }
         }
+        // A plain download is a download the general way takes too, if declined.
+        Parsed::Plain(plain) => {
+            assert!(plain.len <= bytes.len());
+            let (head, matched) = general(&plain).expect("a plain head is a head");
+            assert_eq!(head.len, plain.len);
+            assert_eq!(matched.endpoint, Endpoint::Download);
+        }
+        _ => {}
     }
 }
 
@@ -280,6 +348,8 @@ struct Head {
 }
 
 enum Parsed {
+    /// A plain download (see [`plain`]), left in the bytes it was read into.
+    Plain(PlainGet),
     Complete(Box<Head>),
     Partial,
     /// Not a head this front can represent (bad syntax, a header `http` refuses, too
@@ -289,6 +359,11 @@ enum Parsed {
 
 /// Parses the head at the start of `buf`; its URI and header values are slices of `buf`.
 fn parse_head(buf: &Bytes) -> Parsed {
+    parse_head_as(buf, true)
+}
+
+/// [`parse_head`]; `plain`: a plain download is told apart (else it is a `Head` too).
+fn parse_head_as(buf: &Bytes, plain: bool) -> Parsed {
     // Left uninitialized (httparse writes those it fills), not 2 KiB of empty slots
     // written before every parse.
     let mut slots =
@@ -299,6 +374,9 @@ fn parse_head(buf: &Bytes) -> Parsed {
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Err(_) => return Parsed::NotOurs,
     };
+    if plain && let Some(plain) = PlainGet::of(&req, buf, len) {
+        return Parsed::Plain(plain);
+    }
     let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
         return Parsed::NotOurs;
     };
@@ -326,10 +404,7 @@ fn parse_head(buf: &Bytes) -> Parsed {
         {
             simple = false;
         } else if name == header::CONNECTION {
-            close |= h
-                .value
-                .split(|b| *b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            close |= says_close(h.value);
         }
         headers.append(name, value);
     }
@@ -429,217 +504,7 @@ async fn write_response(
     if bodiless {
         return stream.write_all(&out).await;
     }
-    // A file range goes from the page cache to the socket. Other bodies are written; a
-    // small one goes out in the head's write: one segment, one wake-up of the client.
-    if let Some(file) = body.unread_file()
-        && length == Some(file.len)
-    {
-        // A large file goes out corked (nginx's `tcp_nopush`), so that each time the
-        // socket's buffer fills and `sendfile` returns early, its last segment waits to be
-        // filled instead of leaving short. Uncorked, one 1 GiB stream took a quarter more
-        // server CPU than nginx's (perf stat) and ran at 0.8× its speed (bench A); corked,
-        // at 1.1–1.2×. At 300 KB (bench C) the two syscalls gained nothing measurable.
-        let cork = file.len > CORK_MIN;
-        if cork {
-            let _ = rustix::net::sockopt::set_tcp_cork(&*stream, true);
-        }
-        send_more(stream, &out).await?;
-        let sent = send_file(stream, file).await;
-        if cork {
-            let _ = rustix::net::sockopt::set_tcp_cork(&*stream, false);
-        }
-        return sent;
-    }
-    // A body in memory goes out in the head's write (`writev`): one segment, one wake-up
-    // of the client, and no copy of it into the head's buffer (nor a buffer big enough).
-    let body = match body.into_bytes() {
-        Ok(bytes) => {
-            write_two(stream, &out, &bytes).await?;
-            return all_sent(length, bytes.len() as u64);
-        }
-        Err(body) => body,
-    };
-    // A paced body (a slow link) sends its head now and every piece as it comes.
-    let paced = body.is_paced();
-    if paced {
-        stream.write_all(&out).await?;
-        out.clear();
-    }
-    let mut sent = 0u64;
-    let mut data = Body::new(body).into_data_stream();
-    while let Some(chunk) = data.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                // What was gathered goes out first, then the close says the rest is lost.
-                stream.write_all(&out).await?;
-                return Err(io::Error::other(e));
-            }
-        };
-        if chunk.is_empty() {
-            continue;
-        }
-        sent += chunk.len() as u64;
-        if chunked {
-            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-            out.extend_from_slice(&chunk);
-            out.extend_from_slice(b"\r\n");
-        } else if out.len() + chunk.len() <= COALESCE_MAX {
-            out.extend_from_slice(&chunk);
-        } else {
-            stream.write_all(&out).await?;
-            out.clear();
-            stream.write_all(&chunk).await?;
-            continue;
-        }
-        if out.len() >= COALESCE_MAX || paced {
-            stream.write_all(&out).await?;
-            out.clear();
-        }
-    }
-    if chunked {
-        out.extend_from_slice(b"0\r\n\r\n");
-    }
-    stream.write_all(&out).await?;
-    all_sent(length, sent)
-}
-
-/// An error when the body gave other than the `length` promised: only closing the
-/// connection tells the client.
-fn all_sent(length: Option<u64>, sent: u64) -> io::Result<()> {
-    match length {
-        Some(n) if n != sent => Err(io::Error::other(format!(
-            "body ended after {sent} of {n} bytes"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Writes `head` then `body`, gathered into as few writes as the socket takes.
-async fn write_two(stream: &mut TcpStream, mut head: &[u8], mut body: &[u8]) -> io::Result<()> {
-    while !head.is_empty() {
-        let n = stream
-            .write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(body)])
-            .await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        if n < head.len() {
-            head = &head[n..];
-        } else {
-            body = &body[n - head.len()..];
-            head = &[];
-        }
-    }
-    stream.write_all(body).await
-}
-
-/// `Date`'s value for now: written once a second per thread, not for every answer.
-fn http_date_now() -> [u8; http_date::LEN] {
-    thread_local! {
-        static NOW: std::cell::Cell<(u64, [u8; http_date::LEN])> =
-            const { std::cell::Cell::new((u64::MAX, [0; http_date::LEN])) };
-    }
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    NOW.with(|cell| {
-        let (at, date) = cell.get();
-        if at == secs {
-            return date;
-        }
-        let date = http_date::imf_fixdate(secs);
-        cell.set((secs, date));
-        date
-    })
-}
-
-/// `name: value\r\n`, the name in Title-Case as hyper's `title_case_headers` writes it
-/// (the Python SDK reads response headers from a case-sensitive dict).
-fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    let start = out.len();
-    put_line(out, name, value);
-    // Copied whole, then each word's first letter raised: a push per byte was the
-    // largest cost of writing a head (callgrind, bench B's request).
-    let mut upper = true;
-    for b in &mut out[start..start + name.len()] {
-        if upper {
-            b.make_ascii_uppercase();
-        }
-        upper = *b == b'-';
-    }
-}
-
-/// `name: value\r\n`, the name as given.
-fn put_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.reserve(name.len() + value.len() + 4);
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// The names a media answer carries, already in Title-Case.
-static TITLED: [(HeaderName, &str); 12] = [
-    (header::ACCEPT_RANGES, "Accept-Ranges"),
-    (header::CONTENT_DISPOSITION, "Content-Disposition"),
-    (header::CONTENT_LENGTH, "Content-Length"),
-    (header::CONTENT_RANGE, "Content-Range"),
-    (header::CONTENT_TYPE, "Content-Type"),
-    (header::DATE, "Date"),
-    (header::ETAG, "Etag"),
-    (header::LAST_MODIFIED, "Last-Modified"),
-    (header::X_CONTENT_TYPE_OPTIONS, "X-Content-Type-Options"),
-    (header::CACHE_CONTROL, "Cache-Control"),
-    (header::LOCATION, "Location"),
-    (HeaderName::from_static("x-tt-logid"), "X-Tt-Logid"),
-];
-
-/// [`put_header`] for a name of the map: a common one is copied already titled.
-fn put_named(out: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
-    match TITLED.iter().find(|(known, _)| known == name) {
-        Some((_, titled)) => put_line(out, titled, value),
-        None => put_header(out, name.as_str(), value),
-    }
-}
-
-/// Writes `bytes` with `MSG_MORE`, so that the kernel sends them in the same segments as
-/// the body that follows instead of alone (the client would wake up for a head only).
-async fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        let sent = stream
-            .async_io(Interest::WRITABLE, || {
-                rustix::net::send(stream, bytes, rustix::net::SendFlags::MORE)
-                    .map_err(io::Error::from)
-            })
-            .await?;
-        bytes = &bytes[sent..];
-    }
-    Ok(())
-}
-
-/// Sends `file.len` bytes of the file from `file.offset` straight from the page cache.
-async fn send_file(stream: &mut TcpStream, file: &FileRange) -> io::Result<()> {
-    let mut offset = file.offset;
-    let end = file.offset + file.len;
-    while offset < end {
-        let want = usize::try_from(end - offset)
-            .unwrap_or(usize::MAX)
-            .min(1 << 30);
-        let sent = stream
-            .async_io(Interest::WRITABLE, || {
-                rustix::fs::sendfile(&*stream, &*file.file, Some(&mut offset), want)
-                    .map_err(io::Error::from)
-            })
-            .await?;
-        if sent == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file is shorter than its answer",
-            ));
-        }
-    }
-    Ok(())
+    crate::send::send_with_head(stream, out, body, length, chunked).await
 }
 
 /// The connection handed to hyper: first the bytes already read from it, then the rest.
@@ -770,20 +635,5 @@ mod tests {
             h.len,
             "GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n".len()
         );
-    }
-
-    #[test]
-    fn header_names_are_title_case() {
-        let mut out = Vec::new();
-        put_header(&mut out, "content-disposition", b"attachment");
-        put_header(&mut out, "x-tt-logid", b"1");
-        assert_eq!(out, b"Content-Disposition: attachment\r\nX-Tt-Logid: 1\r\n");
-        // The table of titled names says what put_header would.
-        for (name, titled) in &TITLED {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            put_named(&mut a, name, b"v");
-            put_header(&mut b, name.as_str(), b"v");
-            assert_eq!(a, b, "{titled}");
-        }
     }
 }

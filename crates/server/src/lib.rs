@@ -12,7 +12,7 @@
 //!   MIME types), [`log_id`], [`error`] ([`ApiError`], the one place the JSON error
 //!   envelope is written), [`body`] ([`body::ServedBody`]: a file range says so in its
 //!   type), [`limits`] (rate-limit counting), [`faults`] (fault rules), [`metrics`],
-//!   [`request_log`], `sharded` (a value kept per thread), [`json_path`] (JSON read with errors that name the path), [`gateway`] (the gateway's own 404, query parameters), [`demo`].
+//!   [`request_log`], `head_lines` (a response head's lines as the front writes them), `sharded` (a value kept per thread), [`json_path`] (JSON read with errors that name the path), [`gateway`] (the gateway's own 404, query parameters), [`demo`].
 //! - [`state`]: [`AppState`], what every layer and handler shares; [`open`] assembles it
 //!   from a config (the backends, the secret, the clock).
 //! - [`seed`]: the manifest (`--seed`, `--demo`, the admin API): parsed, validated whole,
@@ -43,6 +43,7 @@ pub mod front;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
+mod head_lines;
 mod http_date;
 pub mod json_path;
 pub mod layers;
@@ -52,11 +53,13 @@ pub mod memory;
 pub mod metrics;
 pub mod names;
 pub mod open;
+mod plain;
 pub mod request_log;
 pub mod routes;
 mod row_memo;
 pub mod secret;
 pub mod seed;
+mod send;
 mod serve;
 pub mod services;
 mod sharded;

@@ -9,8 +9,8 @@ use crate::secret::{presented_token_hash, same_secret};
 use crate::services::links;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use feishu_media_proto::ErrorCode;
 use feishu_media_proto::endpoint::Access;
@@ -41,7 +41,8 @@ pub async fn check(state: &AppState, req: &mut Request, ctx: &mut RequestContext
                 Access::Token(scopes) => Some(scopes),
                 _ => None,
             };
-            match caller(state, req.headers(), scopes).await {
+            let authorization = req.headers().get(header::AUTHORIZATION);
+            match caller(state, authorization.map(|v| v.as_bytes()), scopes).await {
                 Ok(caller) => ctx.caller = Some(caller),
                 Err(e) => return Err(served(e.into_response())),
             }
@@ -93,16 +94,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Authed {
     }
 }
 
-/// The token table of wire contract §1, then the scope check. `accepted: None` takes a
-/// user token and no tenant token, whatever its scopes (`user_info`).
+/// The token table of wire contract §1, then the scope check, for the request's (one)
+/// `Authorization` value. `accepted: None` takes a user token and no tenant token,
+/// whatever its scopes (`user_info`).
 pub async fn caller(
     state: &AppState,
-    headers: &HeaderMap,
+    authorization: Option<&[u8]>,
     accepted: Option<&[&str]>,
 ) -> Result<Caller, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| bearer(v.as_bytes()))
+    let token = authorization
+        .and_then(bearer)
         .ok_or_else(|| ApiError::new(ErrorCode::MissingAccessToken))?;
     let kind = TokenKind::of(token).ok_or_else(|| ApiError::new(ErrorCode::InvalidTokenForm))?;
     let now = state.clock.unix_ms();

@@ -67,7 +67,6 @@ impl Observed {
         let status = resp.status().as_u16();
         let now = Instant::now();
         let took = now - started;
-        state.metrics.request(endpoint, status, bytes, took);
         let entry = Logged {
             time_ms: state.clock.unix_ms() - took.as_millis() as i64,
             method: &method,
@@ -96,20 +95,30 @@ impl Observed {
         if let Some(limit) = ctx.cut_after_bytes {
             resp = resp.map(|body| body.cut(limit));
         }
-        tracing::info!(
-            target: "feishu_media::request",
-            method = %entry.method,
-            path = %entry.path,
-            app = entry.app_id.unwrap_or("-"),
-            file_token = entry.file_token.unwrap_or("-"),
-            status,
-            code,
-            bytes,
-            duration_ms = entry.duration_ms,
-            log_id = %entry.log_id,
-            "request"
-        );
-        state.requests.push(entry, now);
+        record(state, &entry, took, now);
         resp
     }
+}
+
+/// Counts and logs a request that ended at `now`, `took` after it began: its metrics,
+/// its log line and its entry in the request log. Every answer passes here once, whether
+/// [`Observed::finish`] or the front's plain downloads (`crate::plain`) made it.
+pub fn record(state: &AppState, entry: &Logged<'_>, took: std::time::Duration, now: Instant) {
+    state
+        .metrics
+        .request(entry.endpoint, entry.status, entry.bytes, took);
+    tracing::info!(
+        target: "feishu_media::request",
+        method = %entry.method,
+        path = %entry.path,
+        app = entry.app_id.unwrap_or("-"),
+        file_token = entry.file_token.unwrap_or("-"),
+        status = entry.status,
+        code = entry.code,
+        bytes = entry.bytes,
+        duration_ms = entry.duration_ms,
+        log_id = %entry.log_id,
+        "request"
+    );
+    state.requests.push(*entry, now);
 }

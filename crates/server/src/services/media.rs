@@ -4,6 +4,7 @@
 
 use crate::body::ServedBody;
 use crate::error::ApiError;
+use crate::head_lines::put_named;
 use crate::http_date;
 use crate::row_memo::RowMemo;
 use crate::state::AppState;
@@ -11,7 +12,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use bytes::Bytes;
 use feishu_media_proto::disposition;
-use feishu_media_proto::range::{self, ByteRange, RangeDecision};
+use feishu_media_proto::range::{self, ByteRange, ContentRange, RangeDecision};
 use feishu_media_store::{ByteStream, Media};
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -161,7 +162,7 @@ const ANSWER_HEADERS: usize = 10;
 
 /// The headers of a media's answers that depend on its row alone, rendered once per row
 /// (see [`RENDERED`]).
-struct Rendered {
+pub struct Rendered {
     v: Validators,
     content_type: HeaderValue,
     disposition: HeaderValue,
@@ -171,6 +172,8 @@ struct Rendered {
     /// more than the inserts they save.
     answered: AtomicBool,
     maps: OnceLock<Maps>,
+    /// The same headers as the wire lines the front writes (for [`respond_plain`]).
+    lines: OnceLock<Box<[u8]>>,
 }
 
 /// The headers every answer of one row starts with, in the order they are sent. An
@@ -193,7 +196,21 @@ impl Rendered {
                 .unwrap_or(HeaderValue::from_static("attachment")),
             answered: AtomicBool::new(false),
             maps: OnceLock::new(),
+            lines: OnceLock::new(),
         }
+    }
+
+    /// [`Rendered::headers`] as the lines of a response head, in the map's order and
+    /// written by the front's own line writer: a plain answer's head is these lines
+    /// copied, and so the same bytes as the general way's.
+    pub fn lines(&self) -> &[u8] {
+        self.lines.get_or_init(|| {
+            let mut out = Vec::with_capacity(320);
+            for (name, value) in &self.headers() {
+                put_named(&mut out, name, value.as_bytes());
+            }
+            out.into_boxed_slice()
+        })
     }
 
     /// The row's headers in a new map, with room for the answer's others (so that adding
@@ -314,6 +331,46 @@ pub async fn respond(
     Ok(resp)
 }
 
+/// The answer to a plain download (see `crate::plain`): a 200, or a 206 of one range.
+pub struct PlainAnswer {
+    /// The row's headers, [`Rendered::lines`].
+    pub rendered: Arc<Rendered>,
+    /// `Some` for a 206.
+    pub content_range: Option<ContentRange>,
+    /// The body's length, as `Content-Length` states it.
+    pub length: u64,
+    /// Whether `Content-Length` is among the answer's own headers, after its
+    /// `Content-Range` (as [`respond`] puts it there), rather than written from the
+    /// body's exact size after the log id: a body that states no exact size of its own
+    /// (an S3 stream), or another size than promised.
+    pub length_stated: bool,
+    pub body: ServedBody,
+}
+
+/// What [`respond`] answers to a GET with at most this `Range` and no conditional or
+/// `If-Range` header, when that is a 200 or a 206 of one range; `None` for anything
+/// else (a 416, several ranges, a blob that cannot be read), which [`respond`] answers.
+pub async fn respond_plain(
+    state: &AppState,
+    media: &Arc<Media>,
+    range: Option<&[u8]>,
+) -> Option<PlainAnswer> {
+    let (start, end, content_range) = match range.map(|r| range::resolve(Some(r), media.size)) {
+        None | Some(RangeDecision::Full) => (0, media.size, None),
+        Some(RangeDecision::Single(r)) => (r.start, r.end + 1, Some(r.content_range(media.size))),
+        Some(RangeDecision::Multi(_) | RangeDecision::Unsatisfiable) => return None,
+    };
+    let body = ServedBody::from_payload(state.blob(&media.digest, start, end).await.ok()?);
+    let length = end - start;
+    Some(PlainAnswer {
+        rendered: RENDERED.get_or(media, Rendered::of),
+        content_range,
+        length,
+        length_stated: http_body::Body::size_hint(&body).exact() != Some(length),
+        body,
+    })
+}
+
 /// A `multipart/byteranges` body (RFC 9110 §14.6) and its exact length. Every part's
 /// stream is opened before the answer starts, so a missing blob is a clean 500.
 async fn multipart(
@@ -361,15 +418,15 @@ mod tests {
     use crate::testing::*;
 
     async fn fetch(
+        s: &crate::state::AppState,
         method: &str,
         headers: &[(&str, &str)],
     ) -> (u16, axum::http::HeaderMap, Vec<u8>) {
-        let s = state().await;
         let mut req = get("/open-apis/drive/v1/medias/boxA/download", headers);
         *req.method_mut() = method.parse().unwrap();
         req.headers_mut()
             .insert("authorization", "Bearer u-good".parse().unwrap());
-        let (status, h, body) = answer(call(&s, req).await).await;
+        let (status, h, body) = answer(call(s, req).await).await;
         (status.as_u16(), h, body)
     }
 
@@ -412,23 +469,34 @@ mod tests {
 
     #[tokio::test]
     async fn validators_in_order() {
-        let (status, h, body) = fetch("GET", &[]).await;
+        // One world for every request: each new one is seeded at the current second, so
+        // the dates below would not hold across a second's boundary.
+        let s = state().await;
+        let (status, h, body) = fetch(&s, "GET", &[]).await;
         assert_eq!((status, body.as_slice()), (200, &b"0123456789"[..]));
         let etag = h["etag"].to_str().unwrap().to_owned();
         let date = h["last-modified"].to_str().unwrap().to_owned();
         let weak = format!("W/{etag}");
 
         // If-None-Match (weak comparison) wins over If-Modified-Since, and over Range.
-        assert_eq!(fetch("GET", &[("if-none-match", &weak)]).await.0, 304);
-        assert_eq!(fetch("GET", &[("if-none-match", "\"x\", *")]).await.0, 304);
+        assert_eq!(fetch(&s, "GET", &[("if-none-match", &weak)]).await.0, 304);
         assert_eq!(
-            fetch("GET", &[("if-none-match", &etag), ("range", "bytes=0-1")])
-                .await
-                .0,
+            fetch(&s, "GET", &[("if-none-match", "\"x\", *")]).await.0,
             304
         );
         assert_eq!(
             fetch(
+                &s,
+                "GET",
+                &[("if-none-match", &etag), ("range", "bytes=0-1")]
+            )
+            .await
+            .0,
+            304
+        );
+        assert_eq!(
+            fetch(
+                &s,
                 "GET",
                 &[("if-none-match", "\"other\""), ("if-modified-since", &date)]
             )
@@ -436,9 +504,13 @@ mod tests {
             .0,
             200
         );
-        assert_eq!(fetch("GET", &[("if-modified-since", &date)]).await.0, 304);
+        assert_eq!(
+            fetch(&s, "GET", &[("if-modified-since", &date)]).await.0,
+            304
+        );
         assert_eq!(
             fetch(
+                &s,
                 "GET",
                 &[("if-modified-since", "Thu, 01 Jan 1970 00:00:00 GMT")]
             )
@@ -448,17 +520,18 @@ mod tests {
         );
 
         // If-Range: a strong match or the exact date keeps the Range; else the whole file.
-        let (status, _, body) = fetch("GET", &[("range", "bytes=2-3"), ("if-range", &etag)]).await;
+        let (status, _, body) =
+            fetch(&s, "GET", &[("range", "bytes=2-3"), ("if-range", &etag)]).await;
         assert_eq!((status, body.as_slice()), (206, &b"23"[..]));
         assert_eq!(
-            fetch("GET", &[("range", "bytes=2-3"), ("if-range", &date)])
+            fetch(&s, "GET", &[("range", "bytes=2-3"), ("if-range", &date)])
                 .await
                 .0,
             206
         );
         for stale in [weak.as_str(), "\"other\"", "Thu, 01 Jan 1970 00:00:00 GMT"] {
             let (status, _, body) =
-                fetch("GET", &[("range", "bytes=2-3"), ("if-range", stale)]).await;
+                fetch(&s, "GET", &[("range", "bytes=2-3"), ("if-range", stale)]).await;
             assert_eq!((status, body.len()), (200, 10), "{stale}");
         }
 
@@ -473,18 +546,22 @@ mod tests {
             ("if-unmodified-since", "not a date", 206),
         ] {
             assert_eq!(
-                fetch("GET", &[(k, v), ("range", "bytes=0-1")]).await.0,
+                fetch(&s, "GET", &[(k, v), ("range", "bytes=0-1")]).await.0,
                 want,
                 "{k}: {v}"
             );
         }
         let both = [("if-match", "\"other\""), ("if-none-match", etag.as_str())];
-        let (status, h, _) = fetch("GET", &both).await;
+        let (status, h, _) = fetch(&s, "GET", &both).await;
         assert_eq!(status, 412, "If-Match is evaluated before If-None-Match");
         assert_eq!(h["etag"], etag.as_str());
         let old = "Thu, 01 Jan 1970 00:00:00 GMT";
-        let (status, _, _) =
-            fetch("GET", &[("if-match", &etag), ("if-unmodified-since", old)]).await;
+        let (status, _, _) = fetch(
+            &s,
+            "GET",
+            &[("if-match", &etag), ("if-unmodified-since", old)],
+        )
+        .await;
         assert_eq!(
             status, 200,
             "If-Unmodified-Since is ignored beside If-Match"
@@ -496,14 +573,14 @@ mod tests {
             &[("range", "bytes=0-1")][..],
             &[("if-none-match", etag.as_str())][..],
         ] {
-            let (_, h, _) = fetch("GET", headers).await;
+            let (_, h, _) = fetch(&s, "GET", headers).await;
             assert_eq!(h["x-content-type-options"], "nosniff", "{headers:?}");
         }
 
         // HEAD answers the whole representation's headers, whatever the Range.
-        let (status, h, body) = fetch("HEAD", &[("range", "bytes=2-3")]).await;
+        let (status, h, body) = fetch(&s, "HEAD", &[("range", "bytes=2-3")]).await;
         assert_eq!((status, body.len()), (200, 0));
         assert_eq!(h["content-length"], "10");
-        assert_eq!(fetch("GET", &[("range", "bytes=10-")]).await.0, 416);
+        assert_eq!(fetch(&s, "GET", &[("range", "bytes=10-")]).await.0, 416);
     }
 }
