@@ -951,6 +951,29 @@ async fn parts_in_place(store: &dyn PartStore) {
         }
         assert_eq!(read_range(store, &info.digest, start, end).await, want);
     }
+    // Short reads of a blob not yet read (a new one each: a first read may keep it in
+    // memory): the whole of it, one byte less, past its end, and from further in.
+    for (i, (start, end)) in [
+        (0, 1000),
+        (0, 999),
+        (0, 5000),
+        (0, 0),
+        (10, 20),
+        (990, 2000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let short: Vec<u8> = (0..1000u32).map(|b| (b as usize * 7 + i) as u8).collect();
+        let info = store.put(&mut &short[..]).await.unwrap();
+        let want = &short[start as usize..(end as usize).min(short.len())];
+        assert_eq!(
+            read_range(store, &info.digest, start, end).await,
+            want,
+            "first read {start}..{end}"
+        );
+        assert_eq!(read_blob(store, &info).await, short, "then the whole of it");
+    }
     assert!(
         store.get(&"0".repeat(64), 0, 10).await.is_err(),
         "no such blob"
