@@ -154,8 +154,7 @@ pub(crate) async fn answer(
     };
 
     let log_id = crate::log_id::new(state.clock.unix_ms());
-    let lines = answer.rendered.lines();
-    let mut out = Vec::with_capacity(lines.len() + 200);
+    let mut out = Vec::with_capacity(512);
     let status: u16 = if answer.content_range.is_some() {
         out.extend_from_slice(b"HTTP/1.1 206 Partial Content\r\n");
         206
@@ -163,7 +162,7 @@ pub(crate) async fn answer(
         out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
         200
     };
-    out.extend_from_slice(lines);
+    answer.put_row_lines(&row, &mut out);
     if let Some(content_range) = &answer.content_range {
         put_line(&mut out, "Content-Range", content_range.as_bytes());
     }

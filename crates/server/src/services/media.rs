@@ -9,7 +9,7 @@ use crate::http_date;
 use crate::row_memo::RowMemo;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use bytes::Bytes;
 use feishu_media_proto::disposition;
 use feishu_media_proto::range::{self, ByteRange, ContentRange, RangeDecision};
@@ -28,13 +28,11 @@ struct Validators {
 }
 
 impl Validators {
-    fn of(media: &Media) -> Self {
-        let last_modified_secs = u64::try_from(media.modified_at_ms / 1000).unwrap_or(0);
+    fn of(row: &RowValues<'_>) -> Self {
         Self {
-            etag: quoted(media.digest.get(..32).unwrap_or(&media.digest)),
-            last_modified_secs,
-            last_modified: HeaderValue::from_bytes(&http_date::imf_fixdate(last_modified_secs))
-                .expect("ASCII"),
+            etag: HeaderValue::from_bytes(row.etag()).unwrap_or(HeaderValue::from_static("\"\"")),
+            last_modified_secs: row.last_modified_secs,
+            last_modified: HeaderValue::from_bytes(&row.last_modified).expect("ASCII"),
         }
     }
 
@@ -94,13 +92,71 @@ impl Validators {
     }
 }
 
-fn quoted(tag: &str) -> HeaderValue {
-    let mut quoted = Vec::with_capacity(tag.len() + 2);
-    quoted.push(b'"');
-    quoted.extend_from_slice(tag.as_bytes());
-    quoted.push(b'"');
-    // At its exact size the buffer becomes the value without a copy.
-    HeaderValue::from_maybe_shared(Bytes::from(quoted)).unwrap_or(HeaderValue::from_static("\"\""))
+/// What a media's answers say of its row, each value checked as `http` checks a header
+/// value (any byte but controls) and written in place: the one rendering that both an
+/// answer's map ([`Rendered`]) and a plain answer's lines ([`RowValues::put_lines`]) are
+/// made from.
+struct RowValues<'a> {
+    /// `"…"`: the first 128 bits of the hex digest, quoted (a strong ETag).
+    etag: [u8; 34],
+    etag_len: usize,
+    last_modified_secs: u64,
+    last_modified: [u8; http_date::LEN],
+    disposition: Vec<u8>,
+    content_type: &'a [u8],
+}
+
+/// Whether `http` takes these bytes as a header value.
+fn valid_value(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| (b >= 32 && b != 127) || b == b'\t')
+}
+
+impl<'a> RowValues<'a> {
+    fn of(media: &'a Media) -> Self {
+        let tag = media.digest.get(..32).unwrap_or(&media.digest).as_bytes();
+        let mut etag = [b'"'; 34];
+        // (A digest is hex; anything else would make an ETag that is not a `str`.)
+        let etag_len = if tag.len() <= 32 && tag.iter().all(u8::is_ascii_graphic) {
+            etag[1..=tag.len()].copy_from_slice(tag);
+            tag.len() + 2
+        } else {
+            2
+        };
+        let last_modified_secs = u64::try_from(media.modified_at_ms / 1000).unwrap_or(0);
+        let mut disposition = disposition::attachment(&media.file_name);
+        if !valid_value(&disposition) {
+            disposition = b"attachment".to_vec();
+        }
+        let content_type = media.mime_type.as_bytes();
+        Self {
+            etag,
+            etag_len,
+            last_modified_secs,
+            last_modified: http_date::imf_fixdate(last_modified_secs),
+            disposition,
+            content_type: if valid_value(content_type) {
+                content_type
+            } else {
+                b"application/octet-stream"
+            },
+        }
+    }
+
+    fn etag(&self) -> &[u8] {
+        &self.etag[..self.etag_len]
+    }
+
+    /// The row's headers as the lines of a response head, in the order of
+    /// [`Rendered::headers`] and titled as the front writes that map.
+    fn put_lines(&self, out: &mut Vec<u8>) {
+        put_line(out, "Accept-Ranges", b"bytes");
+        put_line(out, "Etag", self.etag());
+        put_line(out, "Last-Modified", &self.last_modified);
+        // The bytes are the uploader's: a browser must not guess them into HTML.
+        put_line(out, "X-Content-Type-Options", b"nosniff");
+        put_line(out, "Content-Disposition", &self.disposition);
+        put_line(out, "Content-Type", self.content_type);
+    }
 }
 
 fn http_date_secs(v: &[u8]) -> Option<u64> {
@@ -157,8 +213,6 @@ fn decide(media: &Media, v: &Validators, method: &Method, asked: &Asked<'_>) -> 
 }
 
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
-static BYTES: HeaderValue = HeaderValue::from_static("bytes");
-static NOSNIFF_VALUE: HeaderValue = NOSNIFF;
 /// The headers of a media answer (at most 9) and the log id the outermost layer adds.
 const ANSWER_HEADERS: usize = 10;
 
@@ -175,7 +229,7 @@ pub struct Rendered {
     answered: AtomicBool,
     maps: OnceLock<Maps>,
     /// The same headers as the wire lines the front writes (for [`respond_plain`]).
-    lines: OnceLock<Box<[u8]>>,
+    lines: Box<[u8]>,
 }
 
 /// The headers every answer of one row starts with, in the order they are sent. An
@@ -190,66 +244,37 @@ struct Maps {
 
 impl Rendered {
     fn of(media: &Media) -> Self {
+        let row = RowValues::of(media);
+        let mut lines = Vec::with_capacity(320);
+        row.put_lines(&mut lines);
         Self {
-            v: Validators::of(media),
-            content_type: HeaderValue::from_str(&media.mime_type)
+            v: Validators::of(&row),
+            content_type: HeaderValue::from_bytes(row.content_type)
                 .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-            disposition: HeaderValue::from_bytes(&disposition::attachment(&media.file_name))
+            disposition: HeaderValue::from_maybe_shared(Bytes::from(row.disposition))
                 .unwrap_or(HeaderValue::from_static("attachment")),
             answered: AtomicBool::new(false),
             maps: OnceLock::new(),
-            lines: OnceLock::new(),
+            lines: lines.into_boxed_slice(),
         }
     }
 
-    /// The row's headers in the order they are sent, each with its name as the front
-    /// writes it (see `head_lines::TITLED`): the one list [`Rendered::headers`] and
-    /// [`Rendered::lines`] are both made from.
-    fn entries(&self) -> [(HeaderName, &'static str, &HeaderValue); 6] {
-        [
-            (header::ACCEPT_RANGES, "Accept-Ranges", &BYTES),
-            (header::ETAG, "Etag", &self.v.etag),
-            (
-                header::LAST_MODIFIED,
-                "Last-Modified",
-                &self.v.last_modified,
-            ),
-            // The bytes are the uploader's: a browser must not guess them into HTML.
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                "X-Content-Type-Options",
-                &NOSNIFF_VALUE,
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                "Content-Disposition",
-                &self.disposition,
-            ),
-            (header::CONTENT_TYPE, "Content-Type", &self.content_type),
-        ]
-    }
-
-    /// The row's headers as the lines of a response head, as the front writes the map of
-    /// [`Rendered::headers`]: a plain answer's head is these lines copied, and so the same
-    /// bytes as the general way's (without a map made and dropped for a row answered once,
-    /// as nearly every row of bench B100k is).
+    /// [`Rendered::headers`] as the lines of a response head, as the front writes them.
     pub fn lines(&self) -> &[u8] {
-        self.lines.get_or_init(|| {
-            let mut out = Vec::with_capacity(320);
-            for (_, titled, value) in self.entries() {
-                put_line(&mut out, titled, value.as_bytes());
-            }
-            out.into_boxed_slice()
-        })
+        &self.lines
     }
 
     /// The row's headers in a new map, with room for the answer's others (so that adding
     /// them neither rehashes nor grows it).
     fn headers(&self) -> HeaderMap {
         let mut h = HeaderMap::with_capacity(ANSWER_HEADERS);
-        for (name, _, value) in self.entries() {
-            h.insert(name, value.clone());
-        }
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(header::ETAG, self.v.etag.clone());
+        h.insert(header::LAST_MODIFIED, self.v.last_modified.clone());
+        // The bytes are the uploader's: a browser must not guess them into HTML.
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+        h.insert(header::CONTENT_DISPOSITION, self.disposition.clone());
+        h.insert(header::CONTENT_TYPE, self.content_type.clone());
         h
     }
 
@@ -359,8 +384,9 @@ pub async fn respond(
 
 /// The answer to a plain download (see `crate::plain`): a 200, or a 206 of one range.
 pub struct PlainAnswer {
-    /// The row's headers, [`Rendered::lines`].
-    pub rendered: Arc<Rendered>,
+    /// The row's headers, kept from an earlier answer (`None`: the row's first plain
+    /// answer, whose lines are written afresh and not kept).
+    rendered: Option<Arc<Rendered>>,
     /// `Some` for a 206.
     pub content_range: Option<ContentRange>,
     /// The body's length, as `Content-Length` states it.
@@ -371,6 +397,17 @@ pub struct PlainAnswer {
     /// (an S3 stream), or another size than promised.
     pub length_stated: bool,
     pub body: ServedBody,
+}
+
+impl PlainAnswer {
+    /// Writes the row's headers as the lines of the answer's head (`media`: the row
+    /// answered).
+    pub fn put_row_lines(&self, media: &Media, out: &mut Vec<u8>) {
+        match &self.rendered {
+            Some(kept) => out.extend_from_slice(kept.lines()),
+            None => RowValues::of(media).put_lines(out),
+        }
+    }
 }
 
 /// What [`respond`] answers to a GET with at most this `Range` and no conditional or
@@ -389,7 +426,7 @@ pub async fn respond_plain(
     let body = ServedBody::from_payload(state.blob(&media.digest, start, end).await.ok()?);
     let length = end - start;
     Some(PlainAnswer {
-        rendered: RENDERED.get_or(media, Rendered::of),
+        rendered: RENDERED.get_if_seen(media, Rendered::of),
         content_range,
         length,
         length_stated: http_body::Body::size_hint(&body).exact() != Some(length),
@@ -498,16 +535,39 @@ mod tests {
     async fn a_rows_lines_are_its_map_written() {
         let s = state().await;
         let media = s.media_row("boxA").await.unwrap().unwrap();
-        let rendered = super::Rendered::of(&media);
-        let mut written = Vec::new();
-        for (name, value) in &rendered.headers() {
-            crate::head_lines::put_named(&mut written, name, value.as_bytes());
+        let odd = |f: &dyn Fn(&mut feishu_media_store::Media)| {
+            let mut m = (*media).clone();
+            f(&mut m);
+            m
+        };
+        for row in [
+            (*media).clone(),
+            odd(&|m| m.mime_type = "text/plain\u{1}".into()),
+            odd(&|m| m.mime_type = String::new()),
+            odd(&|m| m.mime_type = "image/png; name=\"图\"".into()),
+            odd(&|m| m.file_name = "季度 \"报告\"\t\r\n.pdf".into()),
+            odd(&|m| m.digest = "abc".into()),
+            odd(&|m| m.digest = "é".repeat(40)),
+            odd(&|m| m.modified_at_ms = -5),
+        ] {
+            let rendered = super::Rendered::of(&row);
+            let mut written = Vec::new();
+            for (name, value) in &rendered.headers() {
+                crate::head_lines::put_named(&mut written, name, value.as_bytes());
+            }
+            assert_eq!(
+                String::from_utf8_lossy(rendered.lines()),
+                String::from_utf8_lossy(&written)
+            );
+            let mut fresh = Vec::new();
+            super::RowValues::of(&row).put_lines(&mut fresh);
+            assert_eq!(fresh, written);
+            assert!(written.starts_with(b"Accept-Ranges: bytes\r\nEtag: \""));
+            if row.mime_type.contains('\u{1}') {
+                let text = String::from_utf8_lossy(&written);
+                assert!(text.contains("\r\nContent-Type: application/octet-stream\r\n"));
+            }
         }
-        assert_eq!(
-            String::from_utf8_lossy(rendered.lines()),
-            String::from_utf8_lossy(&written)
-        );
-        assert!(written.starts_with(b"Accept-Ranges: bytes\r\nEtag: \""));
     }
 
     #[tokio::test]
