@@ -7,6 +7,10 @@
 //! server's CPU went to copying each 300 KB body into the socket, and it served 0.74× of
 //! nginx's (sendfile on) requests per second.
 //!
+//! A plain download (the usual GET: see [`crate::plain`]) is answered from the head's
+//! bytes without `http`'s types; one that is not a 200 or a one-range 206 is declined, and
+//! its head is read again into `http`'s types and answered through the app like the rest.
+//!
 //! Any other request (uploads, tokens, admin, a head this code does not take) hands the
 //! connection, with every byte read from it so far, to hyper for the rest of its life.
 //! So this is not a second HTTP server: it only parses bodiless request heads (httparse)
