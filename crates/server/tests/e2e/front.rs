@@ -190,3 +190,95 @@ async fn a_head_split_across_writes_and_http10_are_served() {
     );
     assert_eq!(&raw[split + 4..], hundred());
 }
+
+/// One request on a connection of its own, read to its end: the answer's bytes with the
+/// `Date` line and the log id (in `X-Tt-Logid` and anywhere after, e.g. an envelope)
+/// blanked, the two parts that differ between any two answers.
+async fn answer_masked(addr: &str, head: &str) -> String {
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut raw),
+    )
+    .await
+    .expect("an answer in time")
+    .unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let log_id = text
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("X-Tt-Logid: "))
+        .unwrap_or_else(|| panic!("no X-Tt-Logid: {text:?}"))
+        .to_owned();
+    text.split("\r\n")
+        .map(|l| {
+            if l.starts_with("Date: ") {
+                "Date: …"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .replace(&log_id, "…")
+}
+
+/// The front answers plain downloads (a bare GET with a token and at most a Range: see
+/// `crates/server/src/plain.rs`) without the app's request types; any other header sends
+/// the same request the general way. Both must put the same bytes on the wire.
+#[tokio::test]
+async fn plain_downloads_answer_what_the_general_way_answers() {
+    let s = server().await;
+    let tenant = s.tenant_token("cli_a", "sec-a").await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut cases = Vec::new();
+    for token in [tenant.as_str(), "eyJalice"] {
+        for file in ["boxHundred", "boxCn", "boxReport", "boxEmpty"] {
+            cases.push((token, file, String::new()));
+        }
+        for range in [
+            "bytes=10-19",
+            "bytes=-7",
+            "bytes=95-",
+            "bytes=0-1000",
+            "nonsense",
+        ] {
+            cases.push((token, "boxHundred", format!("Range: {range}\r\n")));
+        }
+        cases.push((token, "boxCn", "Range: bytes=2-5\r\n".to_owned()));
+    }
+    // What the plain way declines gives the general way's answer whichever way it came.
+    for (file, more) in [
+        ("boxNope", ""),
+        ("boxDeleted", ""),
+        ("boxBit", ""),
+        ("boxG", ""),
+        ("boxEmpty", "Range: bytes=0-0\r\n"),
+        ("boxHundred", "Range: bytes=100-\r\n"),
+    ] {
+        cases.push((tenant.as_str(), file, more.to_owned()));
+    }
+    cases.push(("u-noscope", "boxHundred", String::new()));
+    cases.push(("t-nope", "boxHundred", String::new()));
+    let mut statuses = Vec::new();
+    for (token, file, more) in &cases {
+        let head = |extra: &str| {
+            format!(
+                "GET /open-apis/drive/v1/medias/{file}/download HTTP/1.1\r\nHost: {addr}\r\n\
+                 Authorization: Bearer {token}\r\n{more}{extra}Connection: close\r\n\r\n"
+            )
+        };
+        let plain = answer_masked(&addr, &head("")).await;
+        let general = answer_masked(&addr, &head("X-Not-Plain: 1\r\n")).await;
+        assert_eq!(plain, general, "{file} {more:?} with {token}");
+        statuses.push(plain[9..12].to_owned());
+    }
+    // The table covers what it means to: whole answers, ranges, and refusals.
+    for status in ["200", "206", "400", "403", "404", "416"] {
+        assert!(
+            statuses.iter().any(|s| s == status),
+            "no {status}: {statuses:?}"
+        );
+    }
+}
