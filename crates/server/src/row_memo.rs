@@ -84,7 +84,7 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn a_row_is_derived_once_and_a_new_row_again() {
+    fn a_row_is_derived_once_and_a_new_row_again_or_noted_first() {
         let memo = RowMemo::new(64);
         let made = Cell::new(0);
         let make = |r: &String| {
@@ -99,17 +99,10 @@ mod tests {
         let b = Arc::new("abc".to_owned());
         memo.get_or(&b, make);
         assert_eq!(made.get(), 2);
-    }
 
-    #[test]
-    fn a_row_seen_once_is_only_noted() {
+        // `get_if_seen`: a row is only noted the first time, made the second, kept after.
         let memo = RowMemo::new(64);
-        let made = Cell::new(0);
-        let make = |r: &String| {
-            made.set(made.get() + 1);
-            r.len()
-        };
-        let a = Arc::new("abc".to_owned());
+        made.set(0);
         assert!(memo.get_if_seen(&a, make).is_none());
         assert_eq!(made.get(), 0);
         assert_eq!(memo.get_if_seen(&a, make).as_deref(), Some(&3));
@@ -117,9 +110,9 @@ mod tests {
         assert_eq!(*memo.get_or(&a, make), 3);
         assert_eq!(made.get(), 1, "made the second time, kept after");
         // A noted row is made at once by `get_or`.
-        let b = Arc::new("abcd".to_owned());
-        assert!(memo.get_if_seen(&b, make).is_none());
-        assert_eq!(*memo.get_or(&b, make), 4);
+        let c = Arc::new("abcd".to_owned());
+        assert!(memo.get_if_seen(&c, make).is_none());
+        assert_eq!(*memo.get_or(&c, make), 4);
         assert_eq!(made.get(), 2);
     }
 
