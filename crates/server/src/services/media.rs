@@ -146,17 +146,33 @@ impl<'a> RowValues<'a> {
         &self.etag[..self.etag_len]
     }
 
-    /// The row's headers as the lines of a response head, in the order of
-    /// [`Rendered::headers`] and titled as the front writes that map.
     fn put_lines(&self, out: &mut Vec<u8>) {
-        put_line(out, "Accept-Ranges", b"bytes");
-        put_line(out, "Etag", self.etag());
-        put_line(out, "Last-Modified", &self.last_modified);
-        // The bytes are the uploader's: a browser must not guess them into HTML.
-        put_line(out, "X-Content-Type-Options", b"nosniff");
-        put_line(out, "Content-Disposition", &self.disposition);
-        put_line(out, "Content-Type", self.content_type);
+        put_row_lines(
+            out,
+            self.etag(),
+            &self.last_modified,
+            &self.disposition,
+            self.content_type,
+        );
     }
+}
+
+/// A row's headers as the lines of a response head, in the order of
+/// [`Rendered::headers`] and titled as the front writes that map.
+fn put_row_lines(
+    out: &mut Vec<u8>,
+    etag: &[u8],
+    last_modified: &[u8],
+    disposition: &[u8],
+    content_type: &[u8],
+) {
+    put_line(out, "Accept-Ranges", b"bytes");
+    put_line(out, "Etag", etag);
+    put_line(out, "Last-Modified", last_modified);
+    // The bytes are the uploader's: a browser must not guess them into HTML.
+    put_line(out, "X-Content-Type-Options", b"nosniff");
+    put_line(out, "Content-Disposition", disposition);
+    put_line(out, "Content-Type", content_type);
 }
 
 fn http_date_secs(v: &[u8]) -> Option<u64> {
@@ -228,8 +244,9 @@ pub struct Rendered {
     /// more than the inserts they save.
     answered: AtomicBool,
     maps: OnceLock<Maps>,
-    /// The same headers as the wire lines the front writes (for [`respond_plain`]).
-    lines: Box<[u8]>,
+    /// The same headers as the wire lines the front writes (for [`respond_plain`]; made
+    /// the first time a plain answer asks).
+    lines: OnceLock<Box<[u8]>>,
 }
 
 /// The headers every answer of one row starts with, in the order they are sent. An
@@ -245,8 +262,6 @@ struct Maps {
 impl Rendered {
     fn of(media: &Media) -> Self {
         let row = RowValues::of(media);
-        let mut lines = Vec::with_capacity(320);
-        row.put_lines(&mut lines);
         Self {
             v: Validators::of(&row),
             content_type: HeaderValue::from_bytes(row.content_type)
@@ -255,13 +270,23 @@ impl Rendered {
                 .unwrap_or(HeaderValue::from_static("attachment")),
             answered: AtomicBool::new(false),
             maps: OnceLock::new(),
-            lines: lines.into_boxed_slice(),
+            lines: OnceLock::new(),
         }
     }
 
     /// [`Rendered::headers`] as the lines of a response head, as the front writes them.
     pub fn lines(&self) -> &[u8] {
-        &self.lines
+        self.lines.get_or_init(|| {
+            let mut out = Vec::with_capacity(320);
+            put_row_lines(
+                &mut out,
+                self.v.etag.as_bytes(),
+                self.v.last_modified.as_bytes(),
+                self.disposition.as_bytes(),
+                self.content_type.as_bytes(),
+            );
+            out.into_boxed_slice()
+        })
     }
 
     /// The row's headers in a new map, with room for the answer's others (so that adding
